@@ -1,0 +1,1 @@
+"""The two faces of citebot: the terminal CLI and the Telegram bot."""

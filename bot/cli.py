@@ -1,0 +1,191 @@
+"""`citebot`: index a folder of documents and ask it questions from the terminal.
+
+Only the standard library loads before a command runs, so `citebot --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.settings import Settings, read_environment
+from retrieval.errors import CitebotError
+
+if TYPE_CHECKING:
+    from retrieval.engine import Engine
+
+log = logging.getLogger(__name__)
+
+OFFLINE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # SUPPRESS: an option given before the command must survive the subparser's defaults.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--corpus", type=Path, help="documents folder (CITEBOT_CORPUS, corpus/)")
+    common.add_argument("--index", type=Path, help="index folder (CITEBOT_INDEX, embeddings/)")
+    common.add_argument("--model", help="embedding model name or folder (CITEBOT_MODEL)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+    parser = argparse.ArgumentParser(
+        prog="citebot",
+        description="Answer questions from a folder of documents, citing the passages.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", parents=[common], help="build or update the index")
+    index.add_argument("--rebuild", action="store_true", help="re-encode everything")
+
+    ask = commands.add_parser("ask", parents=[common], help="answer one question (or - for stdin)")
+    ask.add_argument("question", help='the question, or "-" to read one question per line')
+    ask.add_argument("--k", type=int, help="passages to show (CITEBOT_TOP_K, 3)")
+    ask.add_argument("--json", action="store_true", help="print JSON (one line per question)")
+
+    chat = commands.add_parser("chat", parents=[common], help="ask questions interactively")
+    chat.add_argument("--k", type=int, help="passages to show (CITEBOT_TOP_K, 3)")
+
+    status = commands.add_parser("status", parents=[common], help="what is indexed and skipped")
+    status.add_argument("--json", action="store_true", help="print the manifest summary as JSON")
+
+    evaluate = commands.add_parser(
+        "eval", parents=[common], help="measure retrieval on a BEIR-layout question set"
+    )
+    evaluate.add_argument(
+        "folder", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    environment = read_environment(os.environ)
+    for name, default in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(name, environment.get(name, default))
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_mapping(environment)
+        return COMMANDS[args.command](args, settings)
+    except CitebotError as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
+    from retrieval.engine import Engine, EngineConfig
+    from retrieval.passages import PassageSettings
+
+    return Engine(
+        EngineConfig(
+            corpus=getattr(args, "corpus", settings.corpus),
+            index_dir=getattr(args, "index", settings.index_dir),
+            model=getattr(args, "model", settings.model),
+            passages=PassageSettings(max_tokens=settings.max_passage_tokens),
+            min_score=settings.min_score,
+        )
+    )
+
+
+def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal_format import format_index_report
+
+    report = _engine(args, settings).build_index(rebuild=args.rebuild, progress=sys.stderr.isatty())
+    print(format_index_report(report))
+    return 0
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal_format import answer_to_dict, format_answer
+
+    engine = _engine(args, settings)
+    k = args.k or settings.top_k
+    questions = sys.stdin if args.question == "-" else [args.question]
+    for line in questions:
+        question = line.strip()
+        if not question:
+            continue
+        answer = engine.search(question, k)
+        if args.json:
+            print(json.dumps(answer_to_dict(answer), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer), flush=True)
+    return 0
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal_format import format_answer
+
+    engine = _engine(args, settings)
+    k = args.k or settings.top_k
+    engine.searcher()  # load the index and model before the first prompt
+    print("Ask a question about the documents (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("? ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question or question in {"quit", "exit"}:
+            return 0
+        try:
+            print(format_answer(engine.search(question, k)))
+        except CitebotError as exc:
+            print(f"citebot: {exc}")
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal_format import format_status
+    from retrieval.indexer import changes_since
+
+    engine = _engine(args, settings)
+    manifest = engine.manifest()
+    stale = changes_since(manifest, engine.config.corpus)
+    if args.json:
+        summary = json.loads(manifest.to_json())
+        summary["out_of_date"] = stale
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+    else:
+        print(format_status(manifest, stale))
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal_format import eval_to_dict, format_eval
+    from retrieval.evaluation import evaluate
+
+    engine = _engine(args, settings)
+    report = evaluate(
+        args.folder, engine.encoder, engine.config.passages, progress=sys.stderr.isatty()
+    )
+    print(json.dumps(eval_to_dict(report)) if args.json else format_eval(report))
+    return 0
+
+
+COMMANDS = {
+    "index": run_index,
+    "ask": run_ask,
+    "chat": run_chat,
+    "status": run_status,
+    "eval": run_eval,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Pure functions that turn engine results into terminal text or JSON-ready dicts."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from retrieval.evaluation import EvalReport
+from retrieval.indexer import IndexReport
+from retrieval.records import Answer, Hit
+from retrieval.store import Manifest
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    return {
+        "query": answer.query,
+        "answered": answer.answered,
+        "threshold": answer.threshold,
+        "hits": [_hit_to_dict(hit, answer.threshold) for hit in answer.hits],
+    }
+
+
+def _hit_to_dict(hit: Hit, threshold: float) -> dict[str, Any]:
+    return {
+        "text": hit.passage.text,
+        "score": round(hit.score, 4),
+        "weak": hit.score < threshold,
+        "best_sentence": hit.best_sentence,
+        "source": {
+            "path": hit.source.path,
+            "title": hit.source.title,
+            "date": hit.source.date,
+            "url": hit.source.url,
+            "start": hit.passage.start,
+            "end": hit.passage.end,
+            "paragraph": hit.passage.paragraph,
+        },
+    }
+
+
+def format_answer(answer: Answer, width: int = 88) -> str:
+    lines = [f"Q: {answer.query}", ""]
+    if not answer.hits:
+        lines.append("Nothing is indexed yet: add documents to the corpus and run `citebot index`.")
+        return "\n".join(lines)
+    if not answer.answered:
+        lines += [
+            f"No passage matches this well (best score {answer.hits[0].score:.2f}, "
+            f"a good match scores {answer.threshold:.2f} or more). The nearest ones:",
+            "",
+        ]
+    for rank, hit in enumerate(answer.hits, 1):
+        weak = " · weak" if hit.score < answer.threshold else ""
+        lines.append(f"[{rank}] score {hit.score:.2f}{weak}")
+        lines += textwrap.wrap(
+            hit.passage.text, width, initial_indent="    ", subsequent_indent="    "
+        )
+        if hit.best_sentence and hit.best_sentence != hit.passage.text:
+            lines += textwrap.wrap(
+                f"Best sentence: {hit.best_sentence}",
+                width,
+                initial_indent="    ",
+                subsequent_indent="      ",
+            )
+        lines.append(f"    Source: {_describe_source(hit)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _describe_source(hit: Hit) -> str:
+    parts = [f"“{hit.source.title}”", hit.source.path]
+    parts.append(f"chars {hit.passage.start}–{hit.passage.end}")
+    if hit.source.date:
+        parts.append(hit.source.date)
+    if hit.source.url:
+        parts.append(hit.source.url)
+    return " · ".join(parts)
+
+
+def format_index_report(report: IndexReport) -> str:
+    lines = []
+    if report.rebuild_reason:
+        lines.append(f"Rebuilt the whole index: {report.rebuild_reason}.")
+    lines.append(
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
+        f"{len(report.skipped)} skipped · {report.passages_total} passages "
+        f"({report.passages_encoded} encoded, {report.passages_reused} reused) "
+        f"in {report.seconds:.1f} s"
+    )
+    lines += [f"  skipped {s.path}: {s.reason}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+def format_status(manifest: Manifest, stale: list[str]) -> str:
+    lines = [
+        f"Model:     {manifest.model} ({manifest.dim} dimensions)",
+        f"Indexed:   {len(manifest.documents)} documents, {manifest.passage_count} passages "
+        f"(built {manifest.created_at})",
+        f"Skipped:   {len(manifest.skipped)} files",
+    ]
+    lines += [f"  {s.path}: {s.reason}" for s in manifest.skipped]
+    if stale:
+        lines.append(f"Out of date: {len(stale)} files changed since; run `citebot index`")
+        lines += [f"  {change}" for change in stale]
+    return "\n".join(lines)
+
+
+def eval_to_dict(report: EvalReport) -> dict[str, Any]:
+    m = report.metrics
+    return {
+        "set": report.set_name,
+        "model": report.model,
+        "queries": m.queries,
+        "hit@1": round(m.hit_at_1, 4),
+        "recall@5": round(m.recall_at_5, 4),
+        "mrr@10": round(m.mrr_at_10, 4),
+        "ndcg@10": round(m.ndcg_at_10, 4),
+        "queries_per_s": round(report.queries_per_second, 1),
+        "documents": report.documents,
+        "passages": report.passages,
+        "passages_per_s": round(report.passages_per_second, 1),
+    }
+
+
+def format_eval(report: EvalReport) -> str:
+    d = eval_to_dict(report)
+    return (
+        f"{d['set']} · {d['model']} · {d['queries']} queries, {d['documents']} documents, "
+        f"{d['passages']} passages\n"
+        f"hit@1 {d['hit@1']:.3f}  recall@5 {d['recall@5']:.3f}  MRR@10 {d['mrr@10']:.3f}  "
+        f"nDCG@10 {d['ndcg@10']:.3f}\n"
+        f"{d['queries_per_s']} queries/s · indexing {d['passages_per_s']} passages/s"
+    )

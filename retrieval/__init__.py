@@ -1,0 +1,1 @@
+"""The retrieval engine: documents → passages → vectors → FAISS index → hits."""

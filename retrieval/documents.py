@@ -1,0 +1,169 @@
+"""Corpus files → `Document`s: find the files, read each format, clean, attach metadata.
+
+Metadata comes from the document itself (HTML meta tags, PDF/DOCX properties, front
+matter in .txt/.md) and can be overridden by a sidecar `NAME.EXT.meta.json` (or
+`NAME.meta.json`) beside it with any of the keys title/date/url; sidecars are not documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from retrieval.cleaning import clean_blocks, clean_title
+from retrieval.decoding import normalise_text
+from retrieval.docx_text import read_docx
+from retrieval.errors import DocumentError
+from retrieval.html_text import read_html
+from retrieval.pdf_text import read_pdf
+from retrieval.readers import Extracted, iso_date, read_markdown, read_plain_text
+from retrieval.records import Document
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+_READERS: dict[str, Callable[[bytes], Extracted]] = {
+    ".txt": read_plain_text,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".html": read_html,
+    ".htm": read_html,
+    ".pdf": read_pdf,
+    ".docx": read_docx,
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
+_SIDECAR_SUFFIX = ".meta.json"
+_SIDECAR_KEYS = ("title", "date", "url")
+_LINES = re.compile(r"\n+")
+
+
+def iter_corpus_files(root: Path) -> Iterator[Path]:
+    """Supported files under `root`, sorted; hidden entries and unreadable folders are skipped.
+
+    Symlinked folders are not entered, so a link loop cannot trap the walk.
+    """
+
+    def skip_folder(error: OSError) -> None:
+        logger.warning("skipping unreadable folder %s: %s", error.filename, error.strerror)
+
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(root, onerror=skip_folder):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if _is_corpus_file(name) and path.is_file():
+                found.append(path)
+    yield from sorted(found)
+
+
+def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Read, clean and describe one corpus file; any unreadable file raises DocumentError."""
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DocumentError(f"unsupported file type {path.suffix!r}")
+    data = _read_bytes(path, max_bytes)
+    extracted = reader(data)
+    metadata = _sidecar(path)
+    relative = Path(os.path.relpath(path, root)).as_posix()
+    title = clean_title(metadata.get("title") or extracted.title or "") or _readable_stem(path)
+    return Document(
+        doc_id=relative,
+        path=relative,
+        title=title,
+        text=_body(extracted.blocks, title),
+        content_hash=hashlib.sha256(data).hexdigest(),
+        date=iso_date(metadata.get("date")) or extracted.date,
+        url=metadata.get("url") or extracted.url,
+    )
+
+
+def document_from_text(doc_id: str, title: str, text: str, path: str = "") -> Document:
+    """A Document from already-extracted text (one block per line), e.g. a BEIR corpus line.
+
+    Raises DocumentError when nothing is left after cleaning.
+    """
+    blocks = _LINES.split(normalise_text(text))
+    clean = clean_title(title)
+    return Document(
+        doc_id=doc_id,
+        path=path,
+        title=clean or doc_id,
+        text=_body(tuple(blocks), clean),
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def _is_corpus_file(name: str) -> bool:
+    """Not hidden, not an Office lock file (~$name.docx), and of a supported type."""
+    return not name.startswith((".", "~$")) and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(
+                f"file is larger than {_megabytes(max_bytes)} ({_megabytes(size)}); "
+                "split it or raise the size limit"
+            )
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise DocumentError("file vanished before it could be read") from exc
+    except PermissionError as exc:
+        raise DocumentError("permission denied: the file cannot be read") from exc
+    except IsADirectoryError as exc:
+        raise DocumentError("is a folder, not a file") from exc
+    except OSError as exc:
+        raise DocumentError(f"cannot read the file: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise DocumentError(f"file is larger than {_megabytes(max_bytes)}; split it")
+    if not data.strip():
+        raise DocumentError("file is empty")
+    return data
+
+
+def _sidecar(path: Path) -> dict[str, str]:
+    """title/date/url from `NAME.EXT.meta.json`, else `NAME.meta.json`, else nothing."""
+    for candidate in (
+        path.with_name(path.name + _SIDECAR_SUFFIX),
+        path.with_name(path.stem + _SIDECAR_SUFFIX),
+    ):
+        try:
+            raw = json.loads(candidate.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DocumentError(
+                f"metadata file {candidate.name} is unreadable ({exc}); fix or delete it"
+            ) from exc
+        if not isinstance(raw, dict):
+            raise DocumentError(f"metadata file {candidate.name} must hold a JSON object")
+        return {key: str(raw[key]).strip() for key in _SIDECAR_KEYS if raw.get(key)}
+    return {}
+
+
+def _body(blocks: tuple[str, ...], title: str) -> str:
+    """Cleaned blocks joined by blank lines; a leading copy of the title is dropped."""
+    if not any(block.strip() for block in blocks):
+        raise DocumentError("the file contains no text")
+    cleaned = clean_blocks(list(blocks))
+    if cleaned and title and clean_title(cleaned[0]).casefold() == title.casefold():
+        cleaned.pop(0)
+    if not cleaned:
+        raise DocumentError("no text left after removing page debris (menus, credits, ads)")
+    return "\n\n".join(cleaned)
+
+
+def _readable_stem(path: Path) -> str:
+    stem = " ".join(re.sub(r"[_\-.]+", " ", path.stem).split())
+    return stem[:1].upper() + stem[1:] if stem else path.name
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MB"

@@ -1,0 +1,51 @@
+"""Every error the engine raises on purpose.
+
+    CitebotError                 base: the faces turn it into a one-line message
+    ├── DocumentError            one file cannot be read; indexing skips it and records why
+    ├── EncoderError             the embedding model is missing or cannot load
+    ├── IndexStoreError          a damaged or unreadable index
+    │   ├── IndexMissingError    nothing indexed yet
+    │   └── IndexMismatchError   the index was built with another model or passage settings
+    ├── IndexLockedError         another indexer holds the lock
+    └── EvalSetError             an evaluation folder is not in the BEIR layout
+
+Messages say what to do next, not only what went wrong.
+"""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base class; the message is meant for the user as it stands."""
+
+
+class DocumentError(CitebotError):
+    """A document could not be turned into text."""
+
+
+class EncoderError(CitebotError):
+    """The embedding model cannot be loaded."""
+
+
+class IndexStoreError(CitebotError):
+    """The index store is unusable; `reason` is the message without the advice."""
+
+    def __init__(self, reason: str, advice: str = "run `citebot index --rebuild`") -> None:
+        super().__init__(f"{reason}: {advice}")
+        self.reason = reason
+
+
+class IndexMissingError(IndexStoreError):
+    """Nothing has been indexed in this folder yet."""
+
+
+class IndexMismatchError(IndexStoreError):
+    """The stored index does not fit the configured model or passage settings."""
+
+
+class IndexLockedError(CitebotError):
+    """Another process is writing the index."""
+
+
+class EvalSetError(CitebotError):
+    """An evaluation set is missing files or has malformed lines."""

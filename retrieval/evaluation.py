@@ -1,0 +1,164 @@
+"""Retrieval quality on a question → passage set in the BEIR layout.
+
+    corpus.jsonl  {"_id", "title", "text"}     queries.jsonl  {"_id", "text"}
+    qrels/test.tsv  query-id <TAB> corpus-id <TAB> score   (with a header line)
+
+The corpus goes through the product's own pipeline (cleaning, passages, encoder, FAISS);
+a document cut into several passages is ranked once, at its best passage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.documents import document_from_text
+from retrieval.encoders import Encoder
+from retrieval.errors import DocumentError, EvalSetError
+from retrieval.index import PassageIndex
+from retrieval.indexer import embed_documents
+from retrieval.passages import PassageSettings
+from retrieval.records import Document
+
+RANK_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    documents: list[Document]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    hit_at_1: float
+    recall_at_5: float
+    mrr_at_10: float
+    ndcg_at_10: float
+    queries: int
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    set_name: str
+    model: str
+    metrics: Metrics
+    documents: int
+    passages: int
+    index_seconds: float
+    search_seconds: float
+
+    @property
+    def passages_per_second(self) -> float:
+        return self.passages / self.index_seconds if self.index_seconds else 0.0
+
+    @property
+    def queries_per_second(self) -> float:
+        return self.metrics.queries / self.search_seconds if self.search_seconds else 0.0
+
+
+def _jsonl(path: Path) -> Iterator[dict]:
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError as exc:
+                        raise EvalSetError(f"{path}:{number} is not JSON ({exc})") from exc
+    except OSError as exc:
+        raise EvalSetError(f"cannot read {path}: is this a BEIR folder? ({exc})") from exc
+
+
+def load_beir(folder: Path, split: str = "test") -> EvalSet:
+    qrels: dict[str, dict[str, int]] = {}
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    try:
+        rows = qrels_path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EvalSetError(f"cannot read {qrels_path}: is this a BEIR folder? ({exc})") from exc
+    for number, row in enumerate(rows[1:], 2):
+        fields = row.split("\t")
+        if len(fields) != 3 or not fields[2].strip().lstrip("-").isdigit():
+            raise EvalSetError(f"{qrels_path}:{number}: expected query-id, corpus-id, score")
+        qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+    try:
+        queries = {str(q["_id"]): q["text"] for q in _jsonl(folder / "queries.jsonl")}
+        documents = []
+        for record in _jsonl(folder / "corpus.jsonl"):
+            try:
+                documents.append(
+                    document_from_text(str(record["_id"]), record.get("title", ""), record["text"])
+                )
+            except DocumentError:
+                continue  # an empty corpus line can never be retrieved; qrels keep counting it
+    except KeyError as exc:
+        raise EvalSetError(f"{folder}: a line lacks the field {exc}") from exc
+    judged = {qid: text for qid, text in queries.items() if qid in qrels}
+    if not judged:
+        raise EvalSetError(f"{folder}: no query in queries.jsonl has a judgement in {qrels_path}")
+    return EvalSet(folder.name, documents, judged, {q: qrels[q] for q in judged})
+
+
+def score_rankings(
+    rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]
+) -> Metrics:
+    """Mean hit@1, recall@5, MRR@10 and nDCG@10 (linear gain) over the judged queries."""
+    totals = [0.0, 0.0, 0.0, 0.0]
+    for qid, judged in qrels.items():
+        relevant = {doc for doc, grade in judged.items() if grade > 0}
+        ranked = list(rankings.get(qid, ()))[:RANK_DEPTH]
+        totals[0] += 1.0 if ranked[:1] and ranked[0] in relevant else 0.0
+        totals[1] += len(relevant.intersection(ranked[:5])) / len(relevant) if relevant else 0.0
+        first = next((rank for rank, doc in enumerate(ranked, 1) if doc in relevant), None)
+        totals[2] += 1.0 / first if first else 0.0
+        dcg = sum(judged.get(doc, 0) / math.log2(rank + 1) for rank, doc in enumerate(ranked, 1))
+        ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:RANK_DEPTH]
+        idcg = sum(grade / math.log2(rank + 1) for rank, grade in enumerate(ideal, 1))
+        totals[3] += dcg / idcg if idcg else 0.0
+    n = len(qrels)
+    hit, recall, mrr, ndcg = (t / n if n else 0.0 for t in totals)
+    return Metrics(hit, recall, mrr, ndcg, n)
+
+
+def rank_documents(index: PassageIndex, encoder: Encoder, query: str, depth: int) -> list[str]:
+    """Document ids by their best passage; passages are fetched deep enough to fill `depth`."""
+    vector = encoder.encode_queries([query])
+    fetch = depth * 5
+    while True:
+        found = index.search(vector, fetch)[0]
+        ranked = list(dict.fromkeys(passage.doc_id for passage, _ in found))
+        if len(ranked) >= depth or fetch >= len(index):
+            return ranked[:depth]
+        fetch *= 4
+
+
+def evaluate(
+    folder: Path, encoder: Encoder, settings: PassageSettings, *, progress: bool = False
+) -> EvalReport:
+    eval_set = load_beir(folder)
+    index = PassageIndex(encoder.dim)
+    started = time.perf_counter()
+    embed_documents(eval_set.documents, encoder, settings, into=index, progress=progress)
+    index_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    rankings = {
+        qid: rank_documents(index, encoder, text, RANK_DEPTH)
+        for qid, text in eval_set.queries.items()
+    }
+    search_seconds = time.perf_counter() - started
+    return EvalReport(
+        set_name=eval_set.name,
+        model=encoder.name,
+        metrics=score_rankings(rankings, eval_set.qrels),
+        documents=len(eval_set.documents),
+        passages=len(index),
+        index_seconds=index_seconds,
+        search_seconds=search_seconds,
+    )

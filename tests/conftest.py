@@ -1,0 +1,53 @@
+"""Shared fixtures: a clean environment for every test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.encoders import DEFAULT_MODEL, Encoder, load_encoder
+from retrieval.engine import Engine, EngineConfig
+from retrieval.passages import PassageSettings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drop the project's own variables so a developer's .env or shell never leaks in."""
+    for name in list(os.environ):
+        if name.startswith(("CITEBOT_", "TELEGRAM_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+
+
+SEED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return load_encoder(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    """A private copy of the shipped corpus, free to edit."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Engine:
+    """An engine over the shipped seed article, indexed once and shared read-only."""
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    engine = Engine(
+        EngineConfig(SEED_CORPUS, index_dir, DEFAULT_MODEL, PassageSettings()), encoder=encoder
+    )
+    engine.build_index()
+    return engine
