@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -157,3 +158,15 @@ def test_bad_settings_value_is_named(capsys, monkeypatch: pytest.MonkeyPatch) ->
     code, _, err = run_cli(capsys, "status")
     assert code == 1
     assert "CITEBOT_TOP_K='many' is not a valid value" in err
+
+
+def test_chat_answers_until_the_user_leaves(
+    indexed: list[str], capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "sys.stdin", io.StringIO("What did Russia restrict in the Black Sea?\nquit\n")
+    )
+    code, out, _ = run_cli(capsys, "chat", "--k", "1", *indexed)
+    assert code == 0
+    assert "Stoltenberg added that Russia continues to restrict navigation" in out
+    assert "[2]" not in out
