@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.embedding import embed_documents
 from retrieval.encoders import DEFAULT_MODEL, Encoder, load_encoder
 from retrieval.evaluation import EvalSet, load_beir
 from retrieval.index import PassageIndex
-from retrieval.indexer import embed_documents
 from retrieval.passages import PassageSettings
 
 EVAL_ROOT = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", parents=[common], help="what is indexed and skipped")
     status.add_argument("--json", action="store_true", help="print the manifest summary as JSON")
+    status.add_argument("--files", action="store_true", help="list every file, not only problems")
+
+    watch = commands.add_parser(
+        "watch", parents=[common], help="reindex whenever documents change (Ctrl-C stops)"
+    )
+    watch.add_argument(
+        "--debounce", type=int, default=1000, help="ms of quiet before reindexing (1000)"
+    )
 
     evaluate = commands.add_parser(
         "eval", parents=[common], help="measure retrieval on a BEIR-layout question set"
@@ -152,7 +160,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal_format import format_status
-    from retrieval.indexer import changes_since
+    from retrieval.changes import changes_since
 
     engine = _engine(args, settings)
     manifest = engine.manifest()
@@ -162,7 +170,21 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         summary["out_of_date"] = stale
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
-        print(format_status(manifest, stale))
+        print(format_status(manifest, stale, every_file=args.files))
+    return 0
+
+
+def run_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal_format import format_index_report
+    from retrieval.watch import watch_corpus
+
+    engine = _engine(args, settings)
+    print(f"Watching {engine.config.corpus}/ (Ctrl-C stops)", flush=True)
+    watch_corpus(
+        engine,
+        lambda report: print(format_index_report(report), flush=True),
+        debounce_ms=args.debounce,
+    )
     return 0
 
 
@@ -183,6 +205,7 @@ COMMANDS = {
     "ask": run_ask,
     "chat": run_chat,
     "status": run_status,
+    "watch": run_watch,
     "eval": run_eval,
 }
 

@@ -26,6 +26,10 @@ class Settings:
     max_passage_tokens: int = 200
     telegram_token: str | None = None
     telegram_api_base_url: str | None = None
+    telegram_allowed_users: frozenset[int] = frozenset()
+    telegram_allowed_chats: frozenset[int] = frozenset()
+    telegram_admins: frozenset[int] = frozenset()
+    telegram_rate_limit: float = 30.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -50,6 +54,12 @@ class Settings:
             ),
             telegram_token=get("TELEGRAM_BOT_TOKEN", str, None),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL", str, None),
+            telegram_allowed_users=get("TELEGRAM_ALLOWED_USERS", _id_set, frozenset()),
+            telegram_allowed_chats=get("TELEGRAM_ALLOWED_CHATS", _id_set, frozenset()),
+            telegram_admins=get("TELEGRAM_ADMINS", _id_set, frozenset()),
+            telegram_rate_limit=get(
+                "TELEGRAM_RATE_LIMIT", _non_negative_float, defaults.telegram_rate_limit
+            ),
         )
 
 
@@ -67,5 +77,17 @@ def read_environment(environ: Mapping[str, str], env_file: Path = Path(".env")) 
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _id_set(raw: str) -> frozenset[int]:
+    """Comma-separated Telegram ids (users are positive, groups negative)."""
+    return frozenset(int(part) for part in raw.split(",") if part.strip())
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:  # also refuses nan
         raise ValueError(raw)
     return value

@@ -77,29 +77,49 @@ def _describe_source(hit: Hit) -> str:
     return " · ".join(parts)
 
 
-def format_index_report(report: IndexReport) -> str:
+def format_index_report(report: IndexReport, listed: int = 20) -> str:
+    """Counts first, then the files each change touched (at most `listed` of each kind)."""
     lines = []
     if report.rebuild_reason:
         lines.append(f"Rebuilt the whole index: {report.rebuild_reason}.")
     lines.append(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
-        f"{len(report.skipped)} skipped · {report.passages_total} passages "
-        f"({report.passages_encoded} encoded, {report.passages_reused} reused) "
-        f"in {report.seconds:.1f} s"
+        f"{len(report.skipped)} skipped, {len(report.failed)} failed · "
+        f"{report.passages_total} passages ({report.passages_encoded} encoded, "
+        f"{report.passages_reused} reused) in {report.seconds:.1f} s"
     )
-    lines += [f"  skipped {s.path}: {s.reason}" for s in report.skipped]
+    for label, paths in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("removed", report.removed),
+    ):
+        lines += [f"  {label:8} {path}" for path in paths[:listed]]
+        if len(paths) > listed:
+            lines.append(f"  … and {len(paths) - listed} more {label}")
+    lines += [f"  skipped  {s.path}: {s.reason}" for s in report.skipped]
+    lines += [f"  failed   {s.path}: {s.reason} (previous version kept)" for s in report.failed]
     return "\n".join(lines)
 
 
-def format_status(manifest: Manifest, stale: list[str]) -> str:
+def format_status(manifest: Manifest, stale: list[str], *, every_file: bool = False) -> str:
+    """Totals, every file that could not be indexed, and (with `every_file`) all the others."""
     lines = [
         f"Model:     {manifest.model} ({manifest.dim} dimensions)",
         f"Indexed:   {len(manifest.documents)} documents, {manifest.passage_count} passages "
         f"(built {manifest.created_at})",
-        f"Skipped:   {len(manifest.skipped)} files",
+        f"Problems:  {len(manifest.skipped)} skipped, {len(manifest.failed)} failed",
     ]
-    lines += [f"  {s.path}: {s.reason}" for s in manifest.skipped]
+    failed = {f.path: f.reason for f in manifest.failed}
+    rows = [(s.path, "skipped", s.reason) for s in manifest.skipped]
+    for path, entry in manifest.documents.items():
+        if path in failed:
+            rows.append(
+                (path, "failed", f"{failed[path]}; serving the version of {entry.indexed_at}")
+            )
+        elif every_file:
+            rows.append((path, "indexed", f"{entry.passages} passages, {entry.indexed_at}"))
+    lines += [f"  {state:8} {path}: {detail}" for path, state, detail in sorted(rows)]
     if stale:
         lines.append(f"Out of date: {len(stale)} files changed since; run `citebot index`")
         lines += [f"  {change}" for change in stale]

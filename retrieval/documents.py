@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from retrieval.records import Document
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+# Prose paragraphs run to a few thousand characters; 100,000 without a break is a data dump
+# that would only flood the index with word-salad passages.
+MAX_BLOCK_CHARS = 100_000
 _READERS: dict[str, Callable[[bytes], Extracted]] = {
     ".txt": read_plain_text,
     ".md": read_markdown,
@@ -56,7 +60,7 @@ def iter_corpus_files(root: Path) -> Iterator[Path]:
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         for name in files:
             path = Path(folder, name)
-            if _is_corpus_file(name) and path.is_file():
+            if _is_corpus_file(name):  # pipes and broken links too: reading reports them
                 found.append(path)
     yield from sorted(found)
 
@@ -68,7 +72,7 @@ def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise DocumentError(f"unsupported file type {path.suffix!r}")
     data = _read_bytes(path, max_bytes)
     extracted = reader(data)
-    metadata = _sidecar(path)
+    metadata, sidecar_bytes = _sidecar(path)
     relative = Path(os.path.relpath(path, root)).as_posix()
     title = clean_title(metadata.get("title") or extracted.title or "") or _readable_stem(path)
     return Document(
@@ -76,7 +80,7 @@ def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         path=relative,
         title=title,
         text=_body(extracted.blocks, title),
-        content_hash=hashlib.sha256(data).hexdigest(),
+        content_hash=hashlib.sha256(data + sidecar_bytes).hexdigest(),
         date=iso_date(metadata.get("date")) or extracted.date,
         url=metadata.get("url") or extracted.url,
     )
@@ -105,7 +109,12 @@ def _is_corpus_file(name: str) -> bool:
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise DocumentError("is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise DocumentError("not a regular file (a pipe, socket or device)")
+        size = info.st_size
         if size > max_bytes:
             raise DocumentError(
                 f"file is larger than {_megabytes(max_bytes)} ({_megabytes(size)}); "
@@ -114,11 +123,11 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         with path.open("rb") as file:
             data = file.read(max_bytes + 1)
     except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise DocumentError("broken symbolic link: its target does not exist") from exc
         raise DocumentError("file vanished before it could be read") from exc
     except PermissionError as exc:
         raise DocumentError("permission denied: the file cannot be read") from exc
-    except IsADirectoryError as exc:
-        raise DocumentError("is a folder, not a file") from exc
     except OSError as exc:
         raise DocumentError(f"cannot read the file: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
@@ -128,24 +137,34 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _sidecar(path: Path) -> dict[str, str]:
-    """title/date/url from `NAME.EXT.meta.json`, else `NAME.meta.json`, else nothing."""
+def sidecar_path(path: Path) -> Path | None:
+    """The metadata file of a document: `NAME.EXT.meta.json`, else `NAME.meta.json`."""
     for candidate in (
         path.with_name(path.name + _SIDECAR_SUFFIX),
         path.with_name(path.stem + _SIDECAR_SUFFIX),
     ):
-        try:
-            raw = json.loads(candidate.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            continue
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DocumentError(
-                f"metadata file {candidate.name} is unreadable ({exc}); fix or delete it"
-            ) from exc
-        if not isinstance(raw, dict):
-            raise DocumentError(f"metadata file {candidate.name} must hold a JSON object")
-        return {key: str(raw[key]).strip() for key in _SIDECAR_KEYS if raw.get(key)}
-    return {}
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _sidecar(path: Path) -> tuple[dict[str, str], bytes]:
+    """title/date/url from the document's sidecar, with its raw bytes for the content hash."""
+    candidate = sidecar_path(path)
+    if candidate is None:
+        return {}, b""
+    try:
+        raw_bytes = candidate.read_bytes()
+        raw = json.loads(raw_bytes.decode("utf-8"))
+    except FileNotFoundError:
+        return {}, b""
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DocumentError(
+            f"metadata file {candidate.name} is unreadable ({exc}); fix or delete it"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise DocumentError(f"metadata file {candidate.name} must hold a JSON object")
+    return {key: str(raw[key]).strip() for key in _SIDECAR_KEYS if raw.get(key)}, raw_bytes
 
 
 def _body(blocks: tuple[str, ...], title: str) -> str:
@@ -157,6 +176,12 @@ def _body(blocks: tuple[str, ...], title: str) -> str:
         cleaned.pop(0)
     if not cleaned:
         raise DocumentError("no text left after removing page debris (menus, credits, ads)")
+    longest = max(len(block) for block in cleaned)
+    if longest > MAX_BLOCK_CHARS:
+        raise DocumentError(
+            f"one paragraph runs {longest:,} characters without a break: "
+            "this looks like data or a dump, not prose"
+        )
     return "\n\n".join(cleaned)
 
 

@@ -7,6 +7,7 @@ because some models (E5) embed them with different prefixes.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 from collections.abc import Callable, Sequence
@@ -82,8 +83,11 @@ class SentenceTransformerEncoder:
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self._batch_size = batch_size
-        # The Rust tokenizer counts without warning about texts longer than the model takes.
-        self._tokenizer = self._model.tokenizer.backend_tokenizer
+        # A copy of the Rust tokenizer, without the padding and truncation the model's own
+        # carries (which make every count 128), and without the warning on long texts.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)

@@ -1,7 +1,8 @@
 """The engine both faces hold: one corpus, one index folder, one encoder, one live searcher.
 
-The encoder loads once, on first use; indexing swaps the new generation in under a lock,
-so a question in flight finishes on the index it started with.
+The encoder loads once, on first use. A new index generation, from this process or any
+other, is swapped in under a lock by the next search; a question in flight finishes on the
+index it started with.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.encoders import Encoder, canonical_model_name, load_encoder
-from retrieval.errors import CitebotError
+from retrieval.errors import CitebotError, IndexStoreError
 from retrieval.indexer import IndexReport, index_corpus
 from retrieval.passages import PassageSettings
 from retrieval.records import Answer
 from retrieval.search import Searcher, default_min_score
-from retrieval.store import Manifest, StoredIndex, load_index, read_manifest
+from retrieval.store import Manifest, StoredIndex, live_generation, load_index, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Engine:
             config.min_score if config.min_score is not None else default_min_score(self.model_name)
         )
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self._encoder = encoder
         self._stored: StoredIndex | None = None
 
@@ -60,8 +62,8 @@ class Engine:
         return read_manifest(self.config.index_dir)
 
     def build_index(self, *, rebuild: bool = False, progress: bool = False) -> IndexReport:
-        """Index the corpus; a searcher already loaded switches to the new generation."""
-        report = index_corpus(
+        """Index the corpus; searches pick up the new generation on their next call."""
+        return index_corpus(
             self.config.corpus,
             self.config.index_dir,
             self.encoder,
@@ -69,29 +71,46 @@ class Engine:
             rebuild=rebuild,
             progress=progress,
         )
-        with self._lock:
-            loaded = self._stored is not None
-        if loaded:
-            self._load()
-        return report
 
     def searcher(self) -> Searcher:
-        with self._lock:
-            stored = self._stored
-        if stored is None:
-            stored = self._load()  # before the encoder: a mismatch is told without a model load
+        """A searcher over the live generation; hold it to finish a question on one index."""
+        stored = self._live()  # before the encoder: a mismatch is told without a model load
         return Searcher(stored.index, self.encoder, self.min_score)
 
     def search(self, query: str, k: int = 5) -> Answer:
         return self.searcher().search(query, k)
 
-    def _load(self) -> StoredIndex:
-        stored = load_index(
-            self.config.index_dir,
-            model=self.model_name,
-            passage_settings=self.config.passages.fingerprint(),
-        )
+    def _live(self) -> StoredIndex:
+        """The loaded index, swapped for a newer generation once one is switched in on disk.
+
+        Whoever wrote it (this process's `build_index`, `citebot watch`, another `citebot
+        index`), the swap happens here; a new generation that fails to load is logged and
+        the one already loaded keeps serving.
+        """
         with self._lock:
-            self._stored = stored
-        log.info("serving index %s (%d passages)", stored.generation, len(stored.index))
-        return stored
+            stored = self._stored
+        try:
+            if stored is not None and stored.generation == live_generation(self.config.index_dir):
+                return stored
+            with self._load_lock:
+                with self._lock:
+                    stored = self._stored
+                live = live_generation(self.config.index_dir)
+                if stored is not None and stored.generation == live:
+                    return stored
+                fresh = load_index(
+                    self.config.index_dir,
+                    model=self.model_name,
+                    passage_settings=self.config.passages.fingerprint(),
+                )
+        except IndexStoreError as exc:
+            if stored is None:
+                raise
+            log.error(
+                "still serving %s: the new index cannot be loaded: %s", stored.generation, exc
+            )
+            return stored
+        with self._lock:
+            self._stored = fresh
+        log.info("serving index %s (%d passages)", fresh.generation, len(fresh.index))
+        return fresh

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.documents import document_from_text
+from retrieval.embedding import embed_documents
 from retrieval.encoders import Encoder
 from retrieval.errors import DocumentError, EvalSetError
 from retrieval.index import PassageIndex
-from retrieval.indexer import embed_documents
 from retrieval.passages import PassageSettings
 from retrieval.records import Document
 

@@ -8,22 +8,26 @@ previous one keeps serving until the switch.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
+from retrieval.changes import FileStamp
 from retrieval.documents import iter_corpus_files, load_document
-from retrieval.encoders import Encoder, encode_in_batches
-from retrieval.errors import CitebotError, DocumentError, IndexMissingError, IndexStoreError
+from retrieval.embedding import embed_documents
+from retrieval.encoders import Encoder
+from retrieval.errors import (
+    CitebotError,
+    DocumentError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexStoreError,
+)
 from retrieval.index import PassageIndex
 from retrieval.lock import index_lock
-from retrieval.passages import PassageSettings, split_passages
-from retrieval.records import Document, Passage, SkippedFile, Source
+from retrieval.passages import PassageSettings
+from retrieval.records import Document, SkippedFile
 from retrieval.store import DocumentEntry, Manifest, StoredIndex, load_index, now_iso, save_index
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    failed: list[SkippedFile] = field(default_factory=list)
     passages_total: int = 0
     passages_encoded: int = 0
     passages_reused: int = 0
@@ -50,83 +55,26 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
 
-def embedding_text(document_title: str, passage_text: str) -> str:
-    """The title travels with every passage: a bare list item often does not name its subject."""
-    return f"{document_title}\n{passage_text}"
-
-
-def _text_key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-
-
-@dataclass
-class _Pending:
-    """Documents whose passages still need vectors, gathered so encoding runs in big batches."""
-
-    sources: list[Source] = field(default_factory=list)
-    passages: list[list[Passage]] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
-    missing: list[tuple[int, int, str]] = field(default_factory=list)  # (doc, row, text)
-
-
-def embed_documents(
-    documents: Sequence[Document],
-    encoder: Encoder,
-    settings: PassageSettings,
-    *,
-    into: PassageIndex,
-    reuse_from: PassageIndex | None = None,
-    progress: bool = False,
-) -> tuple[int, int]:
-    """Cut, encode and add documents to `into`; returns (passages encoded, passages reused)."""
-    known: dict[bytes, int] = {}
-    if reuse_from is not None:
-        for passage in reuse_from.passages.values():
-            title = reuse_from.sources[passage.doc_id].title
-            known[_text_key(embedding_text(title, passage.text))] = passage.id
-    pending = _Pending()
-    reused = 0
-    for number, document in enumerate(documents):
-        passages = split_passages(document, encoder.count_tokens, settings)
-        vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
-        for row, passage in enumerate(passages):
-            text = embedding_text(document.title, passage.text)
-            old_id = known.get(_text_key(text))
-            if old_id is not None and reuse_from is not None:
-                vectors[row] = reuse_from.vectors([old_id])[0]
-                reused += 1
-            else:
-                pending.missing.append((number, row, text))
-        pending.sources.append(
-            Source(document.doc_id, document.path, document.title, document.date, document.url)
-        )
-        pending.passages.append(passages)
-        pending.vectors.append(vectors)
-    fresh = encode_in_batches(
-        encoder.encode_passages,
-        [text for _, _, text in pending.missing],
-        dim=encoder.dim,
-        progress=progress,
-    )
-    for (number, row, _), vector in zip(pending.missing, fresh, strict=True):
-        pending.vectors[number][row] = vector
-    for source, passages, vectors in zip(
-        pending.sources, pending.passages, pending.vectors, strict=True
-    ):
-        into.add_document(source, passages, vectors)
-    return len(pending.missing), reused
-
-
 def _previous(
     root: Path, encoder: Encoder, settings: PassageSettings, rebuild: bool
 ) -> tuple[StoredIndex | None, str | None]:
-    """The index to update, or None with the reason a full rebuild is needed."""
+    """The index to update (or only to take vectors from), and why it cannot be updated.
+
+    (index, None): update it. (index, reason): passage settings changed, so every file is
+    cut again, but vectors of passages whose text is unchanged are reused. (None, reason):
+    another model, a damaged index or an explicit rebuild: encode everything.
+    """
     if rebuild:
         return None, "rebuild requested"
     try:
         return load_index(root, model=encoder.name, passage_settings=settings.fingerprint()), None
     except IndexMissingError:
         return None, None
+    except IndexMismatchError as exc:
+        try:
+            return load_index(root, model=encoder.name, passage_settings=None), exc.reason
+        except IndexStoreError:
+            return None, exc.reason
     except IndexStoreError as exc:
         return None, exc.reason
 
@@ -150,50 +98,51 @@ def index_corpus(
         if reason:
             log.warning("rebuilding the whole index: %s", reason)
         old_index = previous.index if previous else None
-        old_docs = previous.manifest.documents if previous else {}
+        old_docs = previous.manifest.documents if previous and not reason else {}
+        started_ns = time.time_ns()
         index = PassageIndex(encoder.dim)
         entries: dict[str, DocumentEntry] = {}
-        to_embed: list[Document] = []
+        to_embed: list[tuple[Document, FileStamp]] = []
         for path in iter_corpus_files(corpus):
             doc_id = path.relative_to(corpus).as_posix()
             old = old_docs.get(doc_id)
             try:
-                stat = path.stat()
-                same_file = old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-                document = None if same_file else load_document(path, corpus)
-            except (DocumentError, OSError) as exc:
-                report.skipped.append(SkippedFile(doc_id, str(exc)))
-                log.warning("skipped %s: %s", doc_id, exc)
+                stamp = FileStamp.of(path)
+                trusted = old is not None and stamp.trusted(old)
+                document = None if trusted else load_document(path, corpus)
+            except DocumentError as exc:
+                if old is None:
+                    report.skipped.append(SkippedFile(doc_id, str(exc)))
+                    log.info("skipped %s: %s", doc_id, exc)
+                else:  # keep what was indexed, and leave the stamp so the next run retries
+                    report.failed.append(SkippedFile(doc_id, str(exc)))
+                    log.warning("kept the previous version of %s: %s", doc_id, exc)
+                    _carry_over(doc_id, old_index, index)
+                    entries[doc_id] = old
                 continue
-            if (
-                old
-                and old_index
-                and (document is None or document.content_hash == old.content_hash)
-            ):
+            if old and (document is None or document.content_hash == old.content_hash):
                 _carry_over(doc_id, old_index, index)
-                entries[doc_id] = replace(old, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+                entries[doc_id] = replace(
+                    old,
+                    size=stamp.size,
+                    mtime_ns=stamp.mtime_ns,
+                    meta_mtime_ns=stamp.meta_mtime_ns,
+                    verified_ns=old.verified_ns if document is None else started_ns,
+                )
                 report.unchanged.append(doc_id)
-                continue
-            to_embed.append(document)
-            (report.updated if old else report.added).append(doc_id)
-            entries[doc_id] = DocumentEntry(
-                title=document.title,
-                content_hash=document.content_hash,
-                size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns,
-                passages=0,
-                indexed_at=now_iso(),
-                date=document.date,
-                url=document.url,
-            )
+            else:
+                to_embed.append((document, stamp))
+                (report.updated if old else report.added).append(doc_id)
         report.passages_encoded, report.passages_reused = embed_documents(
-            to_embed, encoder, settings, into=index, reuse_from=old_index, progress=progress
+            [document for document, _ in to_embed],
+            encoder,
+            settings,
+            into=index,
+            reuse_from=old_index,
+            progress=progress,
         )
-        for document in to_embed:
-            entry = entries[document.doc_id]
-            entries[document.doc_id] = replace(
-                entry, passages=len(index.document_passages(document.doc_id))
-            )
+        for document, stamp in to_embed:
+            entries[document.doc_id] = _entry(document, stamp, index, started_ns)
         report.removed = sorted(set(old_docs) - set(entries))
         report.passages_total = len(index)
         manifest = Manifest(
@@ -203,8 +152,9 @@ def index_corpus(
             created_at=now_iso(),
             documents=entries,
             skipped=tuple(report.skipped),
+            failed=tuple(report.failed),
         )
-        if previous is None or report.changed or manifest_differs(previous.manifest, manifest):
+        if previous is None or reason or _differs(previous.manifest, manifest):
             report.generation = save_index(root, manifest, index)
         else:
             report.generation = previous.generation
@@ -212,9 +162,26 @@ def index_corpus(
     return report
 
 
-def manifest_differs(old: Manifest, new: Manifest) -> bool:
-    """True when anything but the creation time changed (a touched file, a new skip)."""
-    return old.documents != new.documents or old.skipped != new.skipped
+def _entry(
+    document: Document, stamp: FileStamp, index: PassageIndex, read_at_ns: int
+) -> DocumentEntry:
+    return DocumentEntry(
+        title=document.title,
+        content_hash=document.content_hash,
+        size=stamp.size,
+        mtime_ns=stamp.mtime_ns,
+        meta_mtime_ns=stamp.meta_mtime_ns,
+        passage_ids=tuple(p.id for p in index.document_passages(document.doc_id)),
+        indexed_at=now_iso(),
+        verified_ns=read_at_ns,
+        date=document.date,
+        url=document.url,
+    )
+
+
+def _differs(old: Manifest, new: Manifest) -> bool:
+    """True when anything but the creation time changed (an edit, a touched file, a new skip)."""
+    return (old.documents, old.skipped, old.failed) != (new.documents, new.skipped, new.failed)
 
 
 def _carry_over(doc_id: str, old_index: PassageIndex, index: PassageIndex) -> None:
@@ -222,25 +189,3 @@ def _carry_over(doc_id: str, old_index: PassageIndex, index: PassageIndex) -> No
     index.add_document(
         old_index.sources[doc_id], passages, old_index.vectors(p.id for p in passages)
     )
-
-
-def changes_since(manifest: Manifest, corpus: Path) -> list[str]:
-    """Files added, changed or removed since the index was built, judged by size and mtime."""
-    known = manifest.documents
-    skipped = {s.path for s in manifest.skipped}
-    seen: set[str] = set()
-    changes = []
-    for path in iter_corpus_files(corpus):
-        doc_id = path.relative_to(corpus).as_posix()
-        seen.add(doc_id)
-        entry = known.get(doc_id)
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        if entry is None and doc_id not in skipped:
-            changes.append(f"new      {doc_id}")
-        elif entry and (entry.size, entry.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            changes.append(f"changed  {doc_id}")
-    changes += [f"removed  {doc_id}" for doc_id in sorted(set(known) - seen)]
-    return changes

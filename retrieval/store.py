@@ -42,10 +42,16 @@ class DocumentEntry:
     content_hash: str
     size: int
     mtime_ns: int
-    passages: int
+    passage_ids: tuple[int, ...]
     indexed_at: str
+    verified_ns: int  # when the run that last read the content began (changes.FileStamp)
     date: str | None = None
     url: str | None = None
+    meta_mtime_ns: int = 0  # the sidecar's, 0 without one
+
+    @property
+    def passages(self) -> int:
+        return len(self.passage_ids)
 
 
 @dataclass(frozen=True)
@@ -56,19 +62,21 @@ class Manifest:
     created_at: str
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
     skipped: tuple[SkippedFile, ...] = ()
+    # Files indexed before that failed to read this time: their previous passages stay.
+    failed: tuple[SkippedFile, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property
     def passage_count(self) -> int:
-        return sum(entry.passages for entry in self.documents.values())
+        return sum(len(entry.passage_ids) for entry in self.documents.values())
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["skipped"] = [asdict(s) for s in self.skipped]
         data["counts"] = {
             "documents": len(self.documents),
             "passages": self.passage_count,
             "skipped": len(self.skipped),
+            "failed": len(self.failed),
         }
         return json.dumps(data, ensure_ascii=False, indent=1)
 
@@ -76,8 +84,12 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         data.pop("counts", None)
-        data["documents"] = {k: DocumentEntry(**v) for k, v in data["documents"].items()}
+        data["documents"] = {
+            path: DocumentEntry(**{**entry, "passage_ids": tuple(entry["passage_ids"])})
+            for path, entry in data["documents"].items()
+        }
         data["skipped"] = tuple(SkippedFile(**s) for s in data["skipped"])
+        data["failed"] = tuple(SkippedFile(**s) for s in data["failed"])
         return cls(**data)
 
     def source(self, doc_id: str) -> Source:
@@ -119,27 +131,38 @@ def _manifest_at(root: Path, generation: Path) -> Manifest:
     return manifest
 
 
+def live_generation(root: Path) -> str:
+    """Name of the generation CURRENT points to: one small read, cheap enough per question."""
+    return _live_generation(root).name
+
+
 def read_manifest(root: Path) -> Manifest:
     """The live generation's manifest, without loading vectors (for `status`)."""
     return _manifest_at(root, _live_generation(root))
 
 
-def check_compatible(manifest: Manifest, root: Path, model: str, passage_settings: str) -> None:
+def check_compatible(
+    manifest: Manifest, root: Path, model: str, passage_settings: str | None
+) -> None:
+    """Refuse another model, or other passage settings unless `passage_settings` is None."""
     if manifest.model != model:
         raise IndexMismatchError(
             f"the index in {root}/ was built with model {manifest.model!r} "
             f"but {model!r} is configured",
             f"run `citebot index --rebuild` (or set CITEBOT_MODEL={manifest.model})",
         )
-    if manifest.passage_settings != passage_settings:
+    if passage_settings is not None and manifest.passage_settings != passage_settings:
         raise IndexMismatchError(
             f"the index in {root}/ was cut into passages with other settings "
             f"({manifest.passage_settings}, now {passage_settings})"
         )
 
 
-def load_index(root: Path, *, model: str, passage_settings: str) -> StoredIndex:
-    """Load the live generation, refusing one built with another model or passage settings."""
+def load_index(root: Path, *, model: str, passage_settings: str | None) -> StoredIndex:
+    """Load the live generation, refusing one built with another model or passage settings.
+
+    `passage_settings=None` accepts any: the indexer reuses vectors across a settings change.
+    """
     import faiss
 
     generation = _live_generation(root)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_bot_api import FakeBotApi
 
 from retrieval.encoders import DEFAULT_MODEL, Encoder, load_encoder
 from retrieval.engine import Engine, EngineConfig
@@ -51,3 +53,10 @@ def seed_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> E
     )
     engine.build_index()
     return engine
+
+
+@pytest.fixture
+def bot_api() -> Iterator[FakeBotApi]:
+    """A strict fake Telegram Bot API on 127.0.0.1 (tests/fake_bot_api.py), privacy mode on."""
+    with FakeBotApi() as fake:
+        yield fake

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -145,4 +146,51 @@ def test_manifest_records_model_dimension_and_hashes(
     assert data["passage_settings"] == SETTINGS.fingerprint()
     entry = data["documents"][SEED_FILE]
     assert len(entry["content_hash"]) == 64
-    assert entry["passages"] == data["counts"]["passages"] > 0
+    assert len(entry["passage_ids"]) == data["counts"]["passages"] > 0
+    passages_file = index_dir / generation / "passages.jsonl"
+    stored_ids = {json.loads(line)["id"] for line in passages_file.read_text().splitlines()}
+    assert set(entry["passage_ids"]) == stored_ids
+
+
+def test_same_size_edit_within_one_clock_tick_is_caught(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    note = seed_corpus / "note.txt"
+    note.write_text("The ferry leaves at noon.", encoding="utf-8")
+    index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    stamp = note.stat()
+    note.write_text("The ferry leaves at nine.", encoding="utf-8")  # same size
+    os.utime(note, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # as a coarse clock would
+    report = index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    assert report.updated == ["note.txt"]
+
+
+def test_sidecar_edit_updates_the_source(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    sidecar = seed_corpus / f"{SEED_FILE}.meta.json"
+    sidecar.write_text('{"url": "https://example.org/a", "date": "2021-05-25"}')
+    index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    sidecar.write_text('{"url": "https://example.org/b", "date": "2021-05-25"}')
+    report = index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    assert report.updated == [SEED_FILE]
+    assert report.passages_encoded == 0, "same title and text: vectors are reused"
+    manifest = read_manifest(tmp_path / "index")
+    assert manifest.documents[SEED_FILE].url == "https://example.org/b"
+
+
+def test_a_file_that_turns_unreadable_keeps_its_previous_passages(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    index_dir = tmp_path / "index"
+    first = index_corpus(seed_corpus, index_dir, encoder, SETTINGS)
+    (seed_corpus / SEED_FILE).write_bytes(b"\x00\x01\x02 binary garbage now" * 50)
+    report = index_corpus(seed_corpus, index_dir, encoder, SETTINGS)
+    assert [f.path for f in report.failed] == [SEED_FILE]
+    assert "binary" in report.failed[0].reason
+    assert report.passages_total == first.passages_total
+    manifest = read_manifest(index_dir)
+    assert [f.path for f in manifest.failed] == [SEED_FILE]
+    (seed_corpus / SEED_FILE).unlink()
+    gone = index_corpus(seed_corpus, index_dir, encoder, SETTINGS)
+    assert gone.removed == [SEED_FILE] and gone.passages_total == 0

@@ -1,0 +1,77 @@
+"""Cheap change detection: a file's size and mtime, and its metadata sidecar's mtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.documents import iter_corpus_files, sidecar_path
+from retrieval.errors import DocumentError
+from retrieval.store import DocumentEntry, Manifest
+
+RACY_NS = 2_000_000_000  # coarse-timestamp filesystems (FAT) tick every 2 s
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    size: int
+    mtime_ns: int
+    meta_mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp:
+        """Raises DocumentError when the file cannot be stat-ed (vanished, broken link)."""
+        try:
+            stat = path.stat()
+            sidecar = sidecar_path(path)
+            meta_mtime_ns = sidecar.stat().st_mtime_ns if sidecar else 0
+        except OSError as exc:
+            broken_link = path.is_symlink() and not path.exists()
+            raise DocumentError(
+                "broken symbolic link: its target does not exist"
+                if broken_link
+                else f"cannot read the file: {exc.strerror or exc}"
+            ) from exc
+        return cls(stat.st_size, stat.st_mtime_ns, meta_mtime_ns)
+
+    @property
+    def newest_ns(self) -> int:
+        return max(self.mtime_ns, self.meta_mtime_ns)
+
+    def matches(self, entry: DocumentEntry) -> bool:
+        return (self.size, self.mtime_ns, self.meta_mtime_ns) == (
+            entry.size,
+            entry.mtime_ns,
+            entry.meta_mtime_ns,
+        )
+
+    def trusted(self, entry: DocumentEntry) -> bool:
+        """Same stamp, and old enough that an edit could not hide behind a coarse clock.
+
+        A file written within RACY_NS before the run that read it may have changed again
+        within the same mtime tick and size (git's "racily clean" problem): it is re-read,
+        and re-hashed rather than re-encoded, until a run confirms it.
+        """
+        return self.matches(entry) and self.newest_ns < entry.verified_ns - RACY_NS
+
+
+def changes_since(manifest: Manifest, corpus: Path) -> list[str]:
+    """Files added, changed or removed since the index was built, judged by their stamps."""
+    known = manifest.documents
+    skipped = {s.path for s in manifest.skipped}
+    seen: set[str] = set()
+    changes = []
+    for path in iter_corpus_files(corpus):
+        doc_id = path.relative_to(corpus).as_posix()
+        seen.add(doc_id)
+        entry = known.get(doc_id)
+        try:
+            stamp = FileStamp.of(path)
+        except DocumentError:
+            continue
+        if entry is None and doc_id not in skipped:
+            changes.append(f"new      {doc_id}")
+        elif entry and not stamp.matches(entry):
+            changes.append(f"changed  {doc_id}")
+    changes += [f"removed  {doc_id}" for doc_id in sorted(set(known) - seen)]
+    return changes

@@ -1,0 +1,19 @@
+"""`python tests/run_indexer.py CORPUS INDEX`: one indexing run with the hashing encoder.
+
+The crash-safety test starts this in a fresh process and kills it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from fake_encoder import HashingEncoder
+
+from retrieval.indexer import index_corpus
+from retrieval.passages import PassageSettings
+
+if __name__ == "__main__":
+    corpus, index_dir = (Path(arg) for arg in sys.argv[1:3])
+    report = index_corpus(corpus, index_dir, HashingEncoder(), PassageSettings(max_tokens=60))
+    print(report.generation, report.passages_total, flush=True)

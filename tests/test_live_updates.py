@@ -1,0 +1,132 @@
+"""A running engine follows the index on disk: hot swap, watch mode, and `chat` live."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from retrieval.encoders import DEFAULT_MODEL, Encoder
+from retrieval.engine import Engine, EngineConfig
+from retrieval.indexer import IndexReport
+from retrieval.passages import PassageSettings
+from retrieval.watch import watch_corpus
+
+CITEBOT = Path(sys.executable).with_name("citebot")
+FERRY = "The night ferry to Odesa now leaves at 23:40 from pier 7."
+QUESTION = "When does the night ferry to Odesa leave?"
+
+
+def engine_for(corpus: Path, index_dir: Path, encoder: Encoder) -> Engine:
+    config = EngineConfig(corpus, index_dir, DEFAULT_MODEL, PassageSettings())
+    return Engine(config, encoder=encoder)
+
+
+def test_new_generation_is_swapped_in_and_queries_in_flight_keep_theirs(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    serving = engine_for(seed_corpus, tmp_path / "index", encoder)
+    serving.build_index()
+    before = serving.searcher()  # a question in flight holds this searcher
+    assert not before.search(QUESTION).answered
+
+    (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY}", encoding="utf-8")
+    engine_for(seed_corpus, tmp_path / "index", encoder).build_index()  # another writer
+
+    answer = serving.search(QUESTION)
+    assert answer.answered and answer.hits[0].source.path == "ferry.txt"
+    assert all(h.source.path != "ferry.txt" for h in before.search(QUESTION).hits)
+
+    (seed_corpus / "ferry.txt").unlink()
+    serving.build_index()
+    assert all(h.source.path != "ferry.txt" for h in serving.search(QUESTION).hits)
+
+
+def test_a_new_generation_that_cannot_load_leaves_the_old_one_serving(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    index_dir = tmp_path / "index"
+    serving = engine_for(seed_corpus, index_dir, encoder)
+    serving.build_index()
+    assert serving.search("troops withdrawn from Crimea").answered
+    (index_dir / "CURRENT").write_text("gen-that-does-not-exist\n")
+    assert serving.search("troops withdrawn from Crimea").answered
+
+
+def test_watch_reindexes_after_a_burst_of_edits(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    engine = engine_for(seed_corpus, tmp_path / "index", encoder)
+    reports: list[IndexReport] = []
+    arrived = threading.Condition()
+
+    def record(report: IndexReport) -> None:
+        with arrived:
+            reports.append(report)
+            arrived.notify_all()
+
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_corpus, args=(engine, record), kwargs={"debounce_ms": 300, "stop": stop}
+    )
+    watcher.start()
+    try:
+        with arrived:
+            assert arrived.wait_for(lambda: len(reports) == 1, timeout=60)
+        for n in range(5):  # one burst: a single reindex
+            (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY} Edit {n}.")
+        (seed_corpus / "ignored.tmp").write_text("not a document")
+        with arrived:
+            assert arrived.wait_for(lambda: len(reports) >= 2, timeout=60)
+        time.sleep(1.0)  # a second reindex for the same burst would arrive by now
+        assert len(reports) == 2
+        assert reports[1].added == ["ferry.txt"]
+        assert engine.search(QUESTION).hits[0].source.path == "ferry.txt"
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
+
+
+def test_chat_session_sees_a_reindex_without_restart(seed_corpus: Path, tmp_path: Path) -> None:
+    options = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
+    subprocess.run([str(CITEBOT), "index", *options], check=True, capture_output=True)
+    chat = subprocess.Popen(
+        [str(CITEBOT), "chat", "--k", "1", *options],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert chat.stdin and chat.stdout
+    chat.stdin.write(QUESTION + "\n")
+    chat.stdin.flush()
+    first = _read_answer(chat.stdout)
+    assert "No passage matches this well" in first
+
+    (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY}", encoding="utf-8")
+    subprocess.run([str(CITEBOT), "index", *options], check=True, capture_output=True)
+    chat.stdin.write(QUESTION + "\n")
+    chat.stdin.flush()
+    second = _read_answer(chat.stdout)
+    assert "23:40" in second and "ferry.txt" in second
+    chat.stdin.close()
+    assert chat.wait(timeout=60) == 0
+
+
+def _read_answer(stdout) -> str:
+    """Lines of one answer: from its "Q:" line up to the source line."""
+    lines = []
+    while True:
+        line = stdout.readline()
+        if not line:
+            return "".join(lines)
+        if line.lstrip("? ").startswith("Q:"):
+            lines = []
+        lines.append(line)
+        if line.strip().startswith("Source:"):
+            return "".join(lines)
