@@ -43,6 +43,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._encoder = encoder
         self._stored: StoredIndex | None = None
+        self._unloadable: str | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -89,13 +90,14 @@ class Engine:
         """
         with self._lock:
             stored = self._stored
+        live = None
         try:
-            if stored is not None and stored.generation == live_generation(self.config.index_dir):
+            live = live_generation(self.config.index_dir)
+            if stored is not None and live in (stored.generation, self._unloadable):
                 return stored
             with self._load_lock:
                 with self._lock:
                     stored = self._stored
-                live = live_generation(self.config.index_dir)
                 if stored is not None and stored.generation == live:
                     return stored
                 fresh = load_index(
@@ -106,6 +108,7 @@ class Engine:
         except IndexStoreError as exc:
             if stored is None:
                 raise
+            self._unloadable = live  # tried once; retried when CURRENT moves on
             log.error(
                 "still serving %s: the new index cannot be loaded: %s", stored.generation, exc
             )
