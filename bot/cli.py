@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         "folder", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/"
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    commands.add_parser(
+        "telegram",
+        parents=[common],
+        help="run the Telegram bot (TELEGRAM_BOT_TOKEN)",
+        description="Answer questions in Telegram with long polling until Ctrl-C or SIGTERM. "
+        "Settings: TELEGRAM_* in .env (see .env.example).",
+    )
     return parser
 
 
@@ -200,6 +208,13 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram_app import run
+
+    run(settings, _engine(args, settings))
+    return 0
+
+
 COMMANDS = {
     "index": run_index,
     "ask": run_ask,
@@ -207,6 +222,7 @@ COMMANDS = {
     "status": run_status,
     "watch": run_watch,
     "eval": run_eval,
+    "telegram": run_telegram,
 }
 
 

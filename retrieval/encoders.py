@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +22,7 @@ from retrieval.errors import EncoderError
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+SMALL_BATCH = 8  # a question, or the sentences of a few hits
 
 
 class Encoder(Protocol):
@@ -83,6 +85,7 @@ class SentenceTransformerEncoder:
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self._batch_size = batch_size
+        self._threads = os.cpu_count() or 1
         # A copy of the Rust tokenizer, without the padding and truncation the model's own
         # carries (which make every count 128), and without the warning on long texts.
         self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
@@ -101,6 +104,12 @@ class SentenceTransformerEncoder:
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
+        # Torch's OpenMP thread count is per calling thread. Measured on 2 cores: one
+        # question encodes in 13 ms on one thread and 21 ms on two, and leaves the other core
+        # to a concurrent question; a batch of passages runs 34/s on two threads, 20/s on one.
+        torch.set_num_threads(1 if len(texts) <= SMALL_BATCH else self._threads)
         vectors = self._model.encode(
             list(texts),
             batch_size=self._batch_size,

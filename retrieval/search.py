@@ -47,30 +47,48 @@ class Searcher:
         vectors = self.encoder.encode_queries(cleaned)
         # Ask for extra passages so that dropping duplicates (copied documents) still leaves k.
         results = self.index.search(vectors, 2 * k + 3)
+        kept = [_without_duplicates(found)[:k] for found in results]
+        best = (
+            self._best_sentences([[p for p, _ in hits] for hits in kept], vectors)
+            if explain
+            else [[""] * len(hits) for hits in kept]
+        )
         answers = []
-        for query, vector, found in zip(cleaned, vectors, results, strict=True):
-            kept = _without_duplicates(found)[:k]
-            passages = [passage for passage, _ in kept]
-            best = self._best_sentences(passages, vector) if explain else [""] * len(kept)
+        for query, hits_found, sentences in zip(cleaned, kept, best, strict=True):
             hits = tuple(
                 Hit(passage, self.index.sources[passage.doc_id], score, sentence)
-                for (passage, score), sentence in zip(kept, best, strict=True)
+                for (passage, score), sentence in zip(hits_found, sentences, strict=True)
             )
             answered = bool(hits) and hits[0].score >= self.min_score
             answers.append(Answer(query, hits, answered, self.min_score))
         return answers
 
-    def _best_sentences(self, passages: list[Passage], query_vector: np.ndarray) -> list[str]:
-        """The sentence of each passage closest to the question, encoded in one batch."""
-        split = [split_sentences(p.text) or [p.text.strip()] for p in passages]
-        flat = [sentence for sentences in split for sentence in sentences]
-        if len(flat) == len(split):
-            return flat
-        scores = self.encoder.encode_passages(flat) @ query_vector
-        best, offset = [], 0
-        for sentences in split:
-            best.append(sentences[int(np.argmax(scores[offset : offset + len(sentences)]))])
-            offset += len(sentences)
+    def _best_sentences(
+        self, passages: list[list[Passage]], query_vectors: np.ndarray
+    ) -> list[list[str]]:
+        """Per question, the sentence of each hit closest to it.
+
+        The distinct sentences of every hit of every question go to the encoder in one
+        batch: a burst of questions costs one model call, not one per question.
+        """
+        split = {p.id: split_sentences(p.text) or [p.text.strip()] for ps in passages for p in ps}
+        row: dict[str, int] = {}  # each distinct sentence of a multi-sentence hit → its vector
+        for sentences in split.values():
+            if len(sentences) > 1:
+                for sentence in sentences:
+                    row.setdefault(sentence, len(row))
+        vectors = self.encoder.encode_passages(list(row))
+        best = []
+        for hits, query_vector in zip(passages, query_vectors, strict=True):
+            picked = []
+            for passage in hits:
+                sentences = split[passage.id]
+                if len(sentences) > 1:
+                    scores = vectors[[row[s] for s in sentences]] @ query_vector
+                    picked.append(sentences[int(np.argmax(scores))])
+                else:
+                    picked.append(sentences[0])
+            best.append(picked)
         return best
 
 

@@ -1,0 +1,166 @@
+"""How the bot reaches the engine: batched searches off the event loop, recent answers for buttons.
+
+Questions that arrive while a search runs wait for the next one and go to the engine as
+one `search_many` call, so under load the bot answers many questions per model call; the
+same question asked again on the same index is not searched twice. Buttons carry only a
+short key (callback data is limited to 64 bytes); the answer behind it is kept in a
+bounded LRU together with the index it came from, so a button from an older index or a
+forgotten answer is recognised and refused politely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import secrets
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from retrieval.engine import Engine
+from retrieval.index import PassageIndex
+from retrieval.records import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+_CALLBACK = re.compile(r"([mc]):([\w-]{1,16}):(\d{1,4})")
+
+
+@dataclass(frozen=True)
+class Searched:
+    """An answer and the index object it was found in (a new index is a new object)."""
+
+    answer: Answer
+    index: PassageIndex
+
+
+class SearchBatcher:
+    """Runs questions through `Searcher.search_many` in a worker thread, in batches."""
+
+    def __init__(self, engine: Engine, k: int, *, max_batch: int = 64, remember: int = 512):
+        self._k = k
+        self._engine = engine
+        self._max_batch = max_batch
+        self._remember = remember
+        self._waiting: dict[str, list[asyncio.Future[Searched]]] = {}
+        self._recent: OrderedDict[str, Searched] = OrderedDict()  # touched by the worker only
+        self._worker: asyncio.Task[None] | None = None
+
+    async def search(self, query: str) -> Searched:
+        """The answer to `query` (non-empty), searched with the next batch."""
+        future: asyncio.Future[Searched] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(" ".join(query.split()), []).append(future)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name="citebot-search")
+        return await future
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    async def _work(self) -> None:
+        while self._waiting:
+            queries = list(itertools.islice(self._waiting, self._max_batch))
+            futures = [self._waiting.pop(query) for query in queries]
+            try:
+                found = await asyncio.to_thread(self._search, queries)
+            # Any failure goes to every handler waiting on this batch; its error handler reports.
+            except Exception as exc:
+                for future in itertools.chain.from_iterable(futures):
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for result, waiting in zip(found, futures, strict=True):
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(result)
+
+    def _search(self, queries: list[str]) -> list[Searched]:
+        searcher = self._engine.searcher()
+        known = {q: s for q in queries if (s := self._recent.get(q)) and s.index is searcher.index}
+        fresh = [query for query in queries if query not in known]
+        if fresh:
+            log.debug("searching %d questions (%d remembered)", len(fresh), len(known))
+            for query, answer in zip(fresh, searcher.search_many(fresh, self._k), strict=True):
+                known[query] = Searched(answer, searcher.index)
+        for query in queries:
+            self._recent[query] = known[query]
+            self._recent.move_to_end(query)
+        while len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
+        return [known[query] for query in queries]
+
+
+@dataclass
+class Recent:
+    """An answer shown with buttons; `answer` grows when "More" needs hits beyond it."""
+
+    key: str
+    answer: Answer
+    index: weakref.ReferenceType[PassageIndex]
+    total: int  # hits the "More" button may page through
+
+
+class RecentAnswers:
+    """A bounded LRU of answers that have buttons, under short random keys."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, Recent] = OrderedDict()
+
+    def add(self, searched: Searched, max_hits: int) -> Recent:
+        key = secrets.token_urlsafe(6)
+        total = min(max_hits, len(searched.index))
+        recent = Recent(key, searched.answer, weakref.ref(searched.index), total)
+        self._entries[key] = recent
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return recent
+
+    def get(self, key: str) -> Recent | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+
+def more_data(key: str, offset: int) -> str:
+    return f"m:{key}:{offset}"
+
+
+def context_data(key: str, rank: int) -> str:
+    return f"c:{key}:{rank}"
+
+
+def parse_data(data: str | None) -> tuple[str, str, int] | None:
+    """(kind, key, number) from a button's callback data, or None when it is not ours."""
+    match = _CALLBACK.fullmatch(data or "")
+    return (match[1], match[2], int(match[3])) if match else None
+
+
+def more_hits(engine: Engine, recent: Recent, needed: int) -> Answer | None:
+    """The answer with up to `needed` hits, or None when the index has changed since.
+
+    Blocking (it may search): call it in a thread.
+    """
+    searcher = engine.searcher()
+    if recent.index() is not searcher.index:
+        return None
+    if len(recent.answer.hits) < min(needed, recent.total):
+        recent.answer = searcher.search(recent.answer.query, needed)
+    return recent.answer
+
+
+def neighbours(engine: Engine, recent: Recent, passage: Passage) -> list[Passage] | None:
+    """The passage and the ones just before and after it in its document; None if stale."""
+    index = recent.index()
+    if index is None or index is not engine.searcher().index:
+        return None
+    passages = index.document_passages(passage.doc_id)
+    ids = [p.id for p in passages]
+    if passage.id not in ids:
+        return None
+    at = ids.index(passage.id)
+    return passages[max(at - 1, 0) : at + 2]
