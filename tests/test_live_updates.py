@@ -1,13 +1,18 @@
-"""A running engine follows the index on disk: hot swap, watch mode, and `chat` live."""
+"""A running engine follows the index on disk: hot swap, watch mode, `chat` and the bot."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from fake_bot_api import FakeBotApi
+from telegram.ext import Application
+from telegram_fixtures import replies, talk
 
 from retrieval.encoders import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine, EngineConfig
@@ -130,3 +135,27 @@ def _read_answer(stdout) -> str:
         lines.append(line)
         if line.strip().startswith("Source:"):
             return "".join(lines)
+
+
+def test_running_bot_answers_from_an_edit_indexed_elsewhere(
+    bot_api: FakeBotApi, seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    """The bot keeps polling while `citebot index` (or `watch`) runs in another process."""
+    serving = engine_for(seed_corpus, tmp_path / "index", encoder)
+    serving.build_index()
+    chat = 4242
+
+    async def scenario(application: Application) -> None:
+        bot_api.push_message(chat, QUESTION)
+        [before] = await replies(bot_api, chat, 1)
+        assert "No passage matches this well" in before.text
+        (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY}", encoding="utf-8")
+        other_process = engine_for(seed_corpus, tmp_path / "index", encoder)
+        await asyncio.to_thread(other_process.build_index)
+        bot_api.push_message(chat, QUESTION)
+        after = (await replies(bot_api, chat, 2))[-1]
+        first = after.text.split("\n\n2. ")[0]
+        assert "23:40" in first and "ferry.txt" in first
+
+    talk(bot_api, serving, scenario)
+    assert bot_api.errors == []
