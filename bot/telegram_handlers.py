@@ -137,21 +137,13 @@ async def reindex(update: Update, context: Context) -> None:
 
 async def ask_command(update: Update, context: Context) -> None:
     """/ask QUESTION: answer it (the way to ask in a group)."""
-    question = " ".join(context.args or [])
-    if not question:
-        await _reply(update, [ASK_USAGE])
-        return
-    await _answer(update, context, question)
+    await _answer(update, context, " ".join(context.args or []))
 
 
 async def ask_message(update: Update, context: Context) -> None:
     """A question: any text in a private chat, a reply to the bot or a mention in a group."""
     message = cast(Message, update.effective_message)
-    question = without_mention(message.text or "", context.bot.username)
-    if not question:
-        await _reply(update, [ASK_USAGE])
-        return
-    await _answer(update, context, question)
+    await _answer(update, context, without_mention(message.text or "", context.bot.username))
 
 
 async def more(update: Update, context: Context) -> None:
@@ -239,6 +231,9 @@ async def on_error(update: object, context: Context) -> None:
 
 async def _answer(update: Update, context: Context, question: str) -> None:
     """Search (showing "typing…" meanwhile) and send the first page with its buttons."""
+    if not question.strip():
+        await _reply(update, [ASK_USAGE])
+        return
     found = services(context)
     message = cast(Message, update.effective_message)
     pending = asyncio.ensure_future(found.batcher.search(question))

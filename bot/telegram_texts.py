@@ -96,9 +96,7 @@ def index_report_text(report: IndexReport) -> list[str]:
     if report.rebuild_reason:
         lines.append(f"Rebuilt the whole index: {escape(report.rebuild_reason)}.")
     lines.append(
-        f"<b>Indexed in {report.seconds:.1f} s:</b> {len(report.added)} added, "
-        f"{len(report.updated)} updated, {len(report.removed)} removed, "
-        f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped · "
+        f"<b>Indexed in {report.seconds:.1f} s:</b> {report.counts()} · "
         f"{report.passages_total} passages."
     )
     for label, names in (

@@ -83,11 +83,8 @@ def format_index_report(report: IndexReport, listed: int = 20) -> str:
     if report.rebuild_reason:
         lines.append(f"Rebuilt the whole index: {report.rebuild_reason}.")
     lines.append(
-        f"{len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
-        f"{len(report.skipped)} skipped, {len(report.failed)} failed · "
-        f"{report.passages_total} passages ({report.passages_encoded} encoded, "
-        f"{report.passages_reused} reused) in {report.seconds:.1f} s"
+        f"{report.counts()} · {report.passages_total} passages ({report.passages_encoded} "
+        f"encoded, {report.passages_reused} reused) in {report.seconds:.1f} s"
     )
     for label, paths in (
         ("added", report.added),

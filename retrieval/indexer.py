@@ -54,6 +54,20 @@ class IndexReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
+    def counts(self) -> str:
+        """ "2 added, 0 updated, …": the same words in every face."""
+        return ", ".join(
+            f"{len(paths)} {label}"
+            for label, paths in (
+                ("added", self.added),
+                ("updated", self.updated),
+                ("removed", self.removed),
+                ("unchanged", self.unchanged),
+                ("skipped", self.skipped),
+                ("failed", self.failed),
+            )
+        )
+
 
 def _previous(
     root: Path, encoder: Encoder, settings: PassageSettings, rebuild: bool

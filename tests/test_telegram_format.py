@@ -160,7 +160,7 @@ def test_reports_cap_long_lists() -> None:
     )
     [text] = index_report_text(report)
     plain = visible(text)
-    assert "25 added, 0 updated, 1 removed, 0 unchanged, 1 skipped · 99 passages" in plain
+    assert "25 added, 0 updated, 1 removed, 0 unchanged, 1 skipped, 0 failed · 99 passages" in plain
     assert "new-9.txt and 15 more" in plain and "new-10.txt" not in plain
     assert "Removed: <gone>.txt" in plain
     assert "• bad.pdf: no text layer (scanned?)" in plain
