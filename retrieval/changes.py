@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.documents import iter_corpus_files, sidecar_path
+from retrieval.documents import iter_corpus_files, sidecar_path, unreadable
 from retrieval.errors import DocumentError
 from retrieval.store import DocumentEntry, Manifest
 
@@ -26,12 +26,7 @@ class FileStamp:
             sidecar = sidecar_path(path)
             meta_mtime_ns = sidecar.stat().st_mtime_ns if sidecar else 0
         except OSError as exc:
-            broken_link = path.is_symlink() and not path.exists()
-            raise DocumentError(
-                "broken symbolic link: its target does not exist"
-                if broken_link
-                else f"cannot read the file: {exc.strerror or exc}"
-            ) from exc
+            raise unreadable(path, exc) from exc
         return cls(stat.st_size, stat.st_mtime_ns, meta_mtime_ns)
 
     @property

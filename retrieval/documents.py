@@ -107,6 +107,17 @@ def _is_corpus_file(name: str) -> bool:
     return not name.startswith((".", "~$")) and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def unreadable(path: Path, error: OSError) -> DocumentError:
+    """Why `path` could not be stat-ed or read, in the words the user sees."""
+    if isinstance(error, FileNotFoundError):
+        if path.is_symlink():
+            return DocumentError("broken symbolic link: its target does not exist")
+        return DocumentError("file vanished before it could be read")
+    if isinstance(error, PermissionError):
+        return DocumentError("permission denied: the file cannot be read")
+    return DocumentError(f"cannot read the file: {error.strerror or error}")
+
+
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         info = path.stat()
@@ -122,14 +133,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
             )
         with path.open("rb") as file:
             data = file.read(max_bytes + 1)
-    except FileNotFoundError as exc:
-        if path.is_symlink():
-            raise DocumentError("broken symbolic link: its target does not exist") from exc
-        raise DocumentError("file vanished before it could be read") from exc
-    except PermissionError as exc:
-        raise DocumentError("permission denied: the file cannot be read") from exc
     except OSError as exc:
-        raise DocumentError(f"cannot read the file: {exc.strerror or exc}") from exc
+        raise unreadable(path, exc) from exc
     if len(data) > max_bytes:
         raise DocumentError(f"file is larger than {_megabytes(max_bytes)}; split it")
     if not data.strip():
