@@ -6,6 +6,7 @@ Only the standard library loads before a command runs, so `citebot --help` is in
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -14,8 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.settings import Settings, read_environment
-from retrieval.errors import CitebotError
+from bot.printable import PrintableFormatter, printable
+from bot.settings import MAX_TOP_K, Environment, Settings, read_environment, top_k
+from retrieval.decoding import replace_invalid
+from retrieval.errors import CitebotError, CorpusEmptiedError
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
@@ -35,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--corpus", type=Path, help="documents folder (CITEBOT_CORPUS, corpus/)")
     common.add_argument("--index", type=Path, help="index folder (CITEBOT_INDEX, embeddings/)")
     common.add_argument("--model", help="embedding model name or folder (CITEBOT_MODEL)")
+    common.add_argument(
+        "--env-file",
+        type=Path,
+        help="read settings from this file (CITEBOT_ENV_FILE); otherwise only citebot's own .env",
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
     parser = argparse.ArgumentParser(
@@ -46,14 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="re-encode everything")
+    index.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let this run remove every document (otherwise it asks at a terminal, or refuses)",
+    )
 
     ask = commands.add_parser("ask", parents=[common], help="answer one question (or - for stdin)")
     ask.add_argument("question", help='the question, or "-" to read one question per line')
-    ask.add_argument("--k", type=int, help="passages to show (CITEBOT_TOP_K, 3)")
+    ask.add_argument("--k", type=_k_option, help=K_HELP)
     ask.add_argument("--json", action="store_true", help="print JSON (one line per question)")
 
     chat = commands.add_parser("chat", parents=[common], help="ask questions interactively")
-    chat.add_argument("--k", type=int, help="passages to show (CITEBOT_TOP_K, 3)")
+    chat.add_argument("--k", type=_k_option, help=K_HELP)
 
     status = commands.add_parser("status", parents=[common], help="what is indexed and skipped")
     status.add_argument("--json", action="store_true", help="print the manifest summary as JSON")
@@ -84,24 +97,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+K_HELP = f"passages to show, 1 to {MAX_TOP_K} (CITEBOT_TOP_K, 3)"
+
+
+def _k_option(raw: str) -> int:
+    try:
+        return top_k(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_TOP_K}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    environment = read_environment(os.environ)
-    for name, default in OFFLINE_DEFAULTS.items():
-        os.environ.setdefault(name, environment.get(name, default))
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging(getattr(args, "verbose", False))
+    if isinstance(sys.stdin, io.TextIOWrapper):  # bad bytes arrive as surrogates, not errors
+        sys.stdin.reconfigure(errors="surrogateescape")
     try:
-        settings = Settings.from_mapping(environment)
-        return COMMANDS[args.command](args, settings)
+        environment = read_environment(os.environ, getattr(args, "env_file", None))
+        if environment.ignored:
+            _note(
+                f"not reading {environment.ignored}: settings come from the environment, "
+                f"citebot's own .env or --env-file (--env-file {environment.ignored} reads it)"
+            )
+        for name, default in OFFLINE_DEFAULTS.items():
+            os.environ.setdefault(name, environment.values.get(name, default))
+        settings = Settings.from_mapping(environment.values)
+        code = COMMANDS[args.command](args, settings, environment)
+        sys.stdout.flush()  # here, where a closed pipe can still be told apart
+        return code
     except CitebotError as exc:
-        print(f"citebot: {exc}", file=sys.stderr)
+        _note(str(exc))
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (head, less) has gone: stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _note(message: str) -> None:
+    print(f"citebot: {printable(message)}", file=sys.stderr, flush=True)
+
+
+def _question(raw: str) -> str:
+    """The question, stripped, with undecodable bytes replaced and a note saying so."""
+    question, bad = replace_invalid(raw)
+    if bad:
+        _note(f"the question is not valid UTF-8: {bad} bad byte(s) replaced with �")
+    return question.strip()
 
 
 def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
@@ -119,22 +170,51 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
     )
 
 
-def run_index(args: argparse.Namespace, settings: Settings) -> int:
+def run_index(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import format_index_report
 
-    report = _engine(args, settings).build_index(rebuild=args.rebuild, progress=sys.stderr.isatty())
+    engine = _engine(args, settings)
+    progress = sys.stderr.isatty()
+    try:
+        report = engine.build_index(
+            rebuild=args.rebuild, progress=progress, allow_empty=args.allow_empty
+        )
+    except CorpusEmptiedError as exc:
+        if not _confirm_emptying(exc):
+            raise
+        report = engine.build_index(rebuild=args.rebuild, progress=progress, allow_empty=True)
     print(format_index_report(report))
     return 0
 
 
-def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+def _confirm_emptying(exc: CorpusEmptiedError) -> bool:
+    """Ask at a terminal before removing every document; never without one."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    print(
+        f"citebot: every one of the {exc.documents} indexed documents is gone from the corpus "
+        "folder (an unmounted share?).",
+        file=sys.stderr,
+    )
+    try:
+        answer = input("Remove them all from the index? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def run_ask(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import answer_to_dict, format_answer
 
     engine = _engine(args, settings)
     k = args.k or settings.top_k
-    questions = sys.stdin if args.question == "-" else [args.question]
-    for line in questions:
-        question = line.strip()
+    if args.question == "-":
+        questions = (_question(line) for line in sys.stdin)
+    else:
+        questions = iter([_question(args.question)])
+        if not args.question.strip():
+            raise CitebotError("the question is empty: type a few words to search for")
+    for question in questions:
         if not question:
             continue
         answer = engine.search(question, k)
@@ -145,7 +225,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+def run_chat(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import format_answer
 
     engine = _engine(args, settings)
@@ -154,7 +234,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     print("Ask a question about the documents (empty line or Ctrl-D to quit).")
     while True:
         try:
-            question = input("? ").strip()
+            question = _question(input("? "))
         except EOFError:
             print()
             return 0
@@ -166,28 +246,32 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
             print(f"citebot: {exc}")
 
 
-def run_status(args: argparse.Namespace, settings: Settings) -> int:
+def run_status(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
+    """Exit status 1 when the index files do not match their manifest."""
     from bot.terminal_format import format_status
     from retrieval.changes import changes_since
+    from retrieval.store import damage
 
     engine = _engine(args, settings)
     manifest = engine.manifest()
+    problems = damage(engine.config.index_dir)
     stale = changes_since(manifest, engine.config.corpus)
     if args.json:
         summary = json.loads(manifest.to_json())
         summary["out_of_date"] = stale
+        summary["damaged"] = problems
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
-        print(format_status(manifest, stale, every_file=args.files))
-    return 0
+        print(format_status(manifest, stale, problems, every_file=args.files))
+    return 1 if problems else 0
 
 
-def run_watch(args: argparse.Namespace, settings: Settings) -> int:
+def run_watch(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import format_index_report
     from retrieval.watch import watch_corpus
 
     engine = _engine(args, settings)
-    print(f"Watching {engine.config.corpus}/ (Ctrl-C stops)", flush=True)
+    print(f"Watching {printable(str(engine.config.corpus))}/ (Ctrl-C stops)", flush=True)
     watch_corpus(
         engine,
         lambda report: print(format_index_report(report), flush=True),
@@ -196,7 +280,7 @@ def run_watch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+def run_eval(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import eval_to_dict, format_eval
     from retrieval.evaluation import evaluate
 
@@ -208,9 +292,11 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_telegram(args: argparse.Namespace, settings: Settings) -> int:
+def run_telegram(args: argparse.Namespace, settings: Settings, environment: Environment) -> int:
     from bot.telegram_app import run
 
+    for setting in environment.guarded_from_file():
+        _note(f"{setting} (from {environment.env_file})")
     run(settings, _engine(args, settings))
     return 0
 

@@ -1,10 +1,19 @@
-"""Settings from the environment and `.env`, read once at the entry points.
+"""Settings from the environment and one `.env` file, read once at the entry points.
 
-Every variable is documented in `.env.example`; the process environment wins over `.env`.
+Every variable is documented in `.env.example`; the process environment wins over the file.
+The file is the one named by `--env-file` (or CITEBOT_ENV_FILE), else citebot's own
+`.env` beside its pyproject.toml. A `.env` that merely lies in the working directory is
+not read: whoever can write a folder the user runs citebot from could otherwise send the
+bot's token to their own server (TELEGRAM_API_BASE_URL) or make themselves an admin.
+Those guarded settings are taken from a file only if no other user can write it, and the
+bot says at start which ones it took from where.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +23,19 @@ from retrieval.encoders import DEFAULT_MODEL
 from retrieval.errors import CitebotError
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+ENV_FILE_VARIABLE = "CITEBOT_ENV_FILE"
+# Where the token is sent and who may ask or run /reindex.
+GUARDED = (
+    "TELEGRAM_API_BASE_URL",
+    "TELEGRAM_ADMINS",
+    "TELEGRAM_ALLOWED_USERS",
+    "TELEGRAM_ALLOWED_CHATS",
+)
+MAX_TOP_K = 50
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,7 @@ class Settings:
             index_dir=get("CITEBOT_INDEX", Path, defaults.index_dir),
             model=get("CITEBOT_MODEL", str, defaults.model),
             min_score=get("CITEBOT_MIN_SCORE", float, None),
-            top_k=get("CITEBOT_TOP_K", _positive_int, defaults.top_k),
+            top_k=get("CITEBOT_TOP_K", top_k, defaults.top_k),
             max_passage_tokens=get(
                 "CITEBOT_MAX_PASSAGE_TOKENS", _positive_int, defaults.max_passage_tokens
             ),
@@ -63,15 +85,70 @@ class Settings:
         )
 
 
-def read_environment(environ: Mapping[str, str], env_file: Path = Path(".env")) -> dict[str, str]:
-    """`.env` values overlaid with the process environment."""
-    values: dict[str, str] = {}
-    if env_file.is_file():
+@dataclass(frozen=True)
+class Environment:
+    """The settings' raw values and where they came from."""
+
+    values: dict[str, str]
+    env_file: Path | None = None
+    from_file: tuple[str, ...] = ()  # names whose value the file gave
+    ignored: Path | None = None  # a .env in the working directory that was not read
+
+    def guarded_from_file(self) -> list[str]:
+        """`NAME=value` for each guarded setting the file gave, to be said out loud."""
+        return [f"{name}={self.values[name]}" for name in GUARDED if name in self.from_file]
+
+
+def read_environment(
+    environ: Mapping[str, str], env_file: Path | None = None, *, cwd: Path | None = None
+) -> Environment:
+    """The environment overlaid on the settings file (see the module docstring)."""
+    chosen = env_file or (
+        Path(environ[ENV_FILE_VARIABLE]) if environ.get(ENV_FILE_VARIABLE) else None
+    )
+    ignored = None
+    if chosen is not None:
+        if not chosen.is_file():
+            raise CitebotError(f"settings file {chosen} does not exist")
+    else:
+        own = PROJECT_DIR / ".env"
+        if (PROJECT_DIR / "pyproject.toml").is_file() and own.is_file():
+            chosen = own
+        here = (cwd or Path.cwd()) / ".env"
+        if here.is_file() and (chosen is None or not here.samefile(chosen)):
+            ignored = here
+    file_values: dict[str, str] = {}
+    if chosen is not None:
         from dotenv import dotenv_values
 
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(environ)
-    return values
+        file_values = {k: v for k, v in dotenv_values(chosen).items() if v is not None}
+    from_file = tuple(
+        sorted(name for name, value in file_values.items() if name not in environ and value.strip())
+    )
+    if chosen is not None:
+        log.info("settings from %s: %s", chosen, ", ".join(from_file) or "none")
+        _check_guarded(chosen, [name for name in GUARDED if name in from_file])
+    return Environment({**file_values, **environ}, chosen, from_file, ignored)
+
+
+def _check_guarded(path: Path, names: list[str]) -> None:
+    """Refuse guarded settings from a file that another user could have written."""
+    if not names:
+        return
+    info = path.stat()
+    if info.st_uid not in (os.getuid(), 0) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CitebotError(
+            f"{path} sets {', '.join(names)} but other users can change that file; "
+            f"make it yours and run `chmod go-w {path}`, or set them in the environment"
+        )
+
+
+def top_k(raw: str) -> int:
+    """How many passages to show: 1 to MAX_TOP_K."""
+    value = int(raw)
+    if not 1 <= value <= MAX_TOP_K:
+        raise ValueError(f"must be between 1 and {MAX_TOP_K}")
+    return value
 
 
 def _positive_int(raw: str) -> int:

@@ -1,10 +1,15 @@
-"""Pure functions that turn engine results into terminal text or JSON-ready dicts."""
+"""Pure functions that turn engine results into terminal text or JSON-ready dicts.
+
+Whatever came from a document, a file name or the user goes through `printable` on its
+way to the terminal; JSON needs no such care, `json.dumps` escapes control characters.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from typing import Any
 
+from bot.printable import printable
 from retrieval.evaluation import EvalReport
 from retrieval.indexer import IndexReport
 from retrieval.records import Answer, Hit
@@ -39,7 +44,7 @@ def _hit_to_dict(hit: Hit, threshold: float) -> dict[str, Any]:
 
 
 def format_answer(answer: Answer, width: int = 88) -> str:
-    lines = [f"Q: {answer.query}", ""]
+    lines = [f"Q: {printable(answer.query)}", ""]
     if not answer.hits:
         lines.append("Nothing is indexed yet: add documents to the corpus and run `citebot index`.")
         return "\n".join(lines)
@@ -53,11 +58,14 @@ def format_answer(answer: Answer, width: int = 88) -> str:
         weak = " · weak" if hit.score < answer.threshold else ""
         lines.append(f"[{rank}] score {hit.score:.2f}{weak}")
         lines += textwrap.wrap(
-            hit.passage.text, width, initial_indent="    ", subsequent_indent="    "
+            printable(hit.passage.text, lines=True),
+            width,
+            initial_indent="    ",
+            subsequent_indent="    ",
         )
         if hit.best_sentence and hit.best_sentence != hit.passage.text:
             lines += textwrap.wrap(
-                f"Best sentence: {hit.best_sentence}",
+                f"Best sentence: {printable(hit.best_sentence, lines=True)}",
                 width,
                 initial_indent="    ",
                 subsequent_indent="      ",
@@ -74,7 +82,7 @@ def _describe_source(hit: Hit) -> str:
         parts.append(hit.source.date)
     if hit.source.url:
         parts.append(hit.source.url)
-    return " · ".join(parts)
+    return printable(" · ".join(parts))
 
 
 def format_index_report(report: IndexReport, listed: int = 20) -> str:
@@ -91,18 +99,24 @@ def format_index_report(report: IndexReport, listed: int = 20) -> str:
         ("updated", report.updated),
         ("removed", report.removed),
     ):
-        lines += [f"  {label:8} {path}" for path in paths[:listed]]
+        lines += [f"  {label:8} {printable(path)}" for path in paths[:listed]]
         if len(paths) > listed:
             lines.append(f"  … and {len(paths) - listed} more {label}")
-    lines += [f"  skipped  {s.path}: {s.reason}" for s in report.skipped]
-    lines += [f"  failed   {s.path}: {s.reason} (previous version kept)" for s in report.failed]
+    lines += [f"  skipped  {printable(f'{s.path}: {s.reason}')}" for s in report.skipped]
+    lines += [
+        f"  failed   {printable(f'{s.path}: {s.reason}')} (previous version kept)"
+        for s in report.failed
+    ]
     return "\n".join(lines)
 
 
-def format_status(manifest: Manifest, stale: list[str], *, every_file: bool = False) -> str:
-    """Totals, every file that could not be indexed, and (with `every_file`) all the others."""
+def format_status(
+    manifest: Manifest, stale: list[str], damage: list[str], *, every_file: bool = False
+) -> str:
+    """Totals, every file that could not be indexed, and (with `every_file`) all the others;
+    last, what is wrong with the index files themselves."""
     lines = [
-        f"Model:     {manifest.model} ({manifest.dim} dimensions)",
+        f"Model:     {printable(manifest.model)} ({manifest.dim} dimensions)",
         f"Indexed:   {len(manifest.documents)} documents, {manifest.passage_count} passages "
         f"(built {manifest.created_at})",
         f"Problems:  {len(manifest.skipped)} skipped, {len(manifest.failed)} failed",
@@ -116,10 +130,17 @@ def format_status(manifest: Manifest, stale: list[str], *, every_file: bool = Fa
             )
         elif every_file:
             rows.append((path, "indexed", f"{entry.passages} passages, {entry.indexed_at}"))
-    lines += [f"  {state:8} {path}: {detail}" for path, state, detail in sorted(rows)]
+    lines += [
+        f"  {state:8} {printable(f'{path}: {detail}')}" for path, state, detail in sorted(rows)
+    ]
     if stale:
         lines.append(f"Out of date: {len(stale)} files changed since; run `citebot index`")
-        lines += [f"  {change}" for change in stale]
+        lines += [f"  {printable(change)}" for change in stale]
+    if damage:
+        lines.append(
+            "Damaged:   the index cannot be served as it is; run `citebot index` to rebuild it"
+        )
+        lines += [f"  {printable(problem)}" for problem in damage]
     return "\n".join(lines)
 
 
@@ -143,7 +164,8 @@ def eval_to_dict(report: EvalReport) -> dict[str, Any]:
 def format_eval(report: EvalReport) -> str:
     d = eval_to_dict(report)
     return (
-        f"{d['set']} · {d['model']} · {d['queries']} queries, {d['documents']} documents, "
+        f"{printable(d['set'])} · {printable(d['model'])} · {d['queries']} queries, "
+        f"{d['documents']} documents, "
         f"{d['passages']} passages\n"
         f"hit@1 {d['hit@1']:.3f}  recall@5 {d['recall@5']:.3f}  MRR@10 {d['mrr@10']:.3f}  "
         f"nDCG@10 {d['ndcg@10']:.3f}\n"

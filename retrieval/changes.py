@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.documents import iter_corpus_files, sidecar_path, unreadable
+from retrieval.corpus_files import corpus_id, unreadable
+from retrieval.documents import iter_corpus_files, sidecar_path
 from retrieval.errors import DocumentError
 from retrieval.store import DocumentEntry, Manifest
 
@@ -57,7 +58,7 @@ def changes_since(manifest: Manifest, corpus: Path) -> list[str]:
     seen: set[str] = set()
     changes = []
     for path in iter_corpus_files(corpus):
-        doc_id = path.relative_to(corpus).as_posix()
+        doc_id = corpus_id(path, corpus)
         seen.add(doc_id)
         entry = known.get(doc_id)
         try:

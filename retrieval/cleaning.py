@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from retrieval.decoding import strip_control_characters
+
 _LOWER = "a-zа-яёіїєґ"
 _UPPER = "A-ZА-ЯЁІЇЄҐ"
 
@@ -139,7 +141,7 @@ def is_debris(block: str) -> bool:
 
 def clean_title(title: str) -> str:
     """A title without photo-credit suffixes such as " / REUTERS" or " (ФОТО)"."""
-    title = " ".join(title.split())
+    title = " ".join(strip_control_characters(title).split())
     while (match := _TITLE_CREDIT.search(title)) and match.start() > 0:
         title = title[: match.start()].rstrip()
     return title

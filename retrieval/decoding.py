@@ -2,16 +2,21 @@
 
 Tried in order: a BOM (UTF-8, UTF-16 LE/BE), strict UTF-8, an encoding the file itself
 declares (HTML `charset`), then cp1251 — accepted only when the result reads as Cyrillic,
-because cp1251 maps almost every byte to some character and would "decode" anything.
+because cp1251 maps almost every byte to some character and would "decode" anything. A
+declared single-byte charset is not taken on trust either: Russian bytes read as Latin-1
+decode without error into "Ïîðò îòêðûëñÿ", so such a reading must look like words.
 """
 
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
 
 from retrieval.errors import DocumentError
+
+logger = logging.getLogger(__name__)
 
 _BINARY_REASON = "looks like binary data, not text"
 _UNDECODABLE_REASON = "cannot decode the text (not UTF-8, UTF-16 or cp1251); re-save it as UTF-8"
@@ -30,6 +35,13 @@ _CP1251_PUNCTUATION = frozenset("«»„“”‘’‚–—…№•·°±§©
 
 _SPACES = re.compile(r"[\u00a0\u2007\u202f]")
 _INVISIBLE = re.compile(r"[\u200b\ufeff]")
+# C0 controls but tab and newline, DEL, C1 controls: terminal escapes and junk, never prose.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+# Words wholly made of Latin-1 letters (À-ÿ): what cp1251 or KOI8 text read as Latin-1 is.
+_LATIN1_WORD = re.compile(r"\b[\u00c0-\u00ff]{2,}\b")
+_ACCENTED_WORD = re.compile(r"\b\w*[\u00c0-\u00ff]\w*\b")
+_MOJIBAKE_SHARE = 0.8
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> str:
@@ -43,20 +55,49 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         return normalise_text(text)
     if _looks_binary(data):
         raise DocumentError(_BINARY_REASON)
-    for encoding in ("utf-8", _known_codec(declared)):
-        if encoding is None:
-            continue
-        try:
-            return normalise_text(data.decode(encoding))
-        except UnicodeDecodeError:
-            continue
     try:
-        text = data.decode("cp1251")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(_UNDECODABLE_REASON) from exc
+        return normalise_text(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    codec = _known_codec(declared)
+    if codec is not None:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            pass
+        else:
+            if not _looks_like_mojibake(text):
+                return normalise_text(text)
+            logger.info("the declared charset %s does not fit the text; trying cp1251", declared)
+            if not _plausibly_cyrillic(_cp1251(data, declared)):
+                raise DocumentError(
+                    f"the file declares charset {declared} but its text does not read as "
+                    f"{declared}; re-save it as UTF-8"
+                )
+    text = _cp1251(data, declared)
     if not _plausibly_cyrillic(text):
         raise DocumentError(_UNDECODABLE_REASON)
     return normalise_text(text)
+
+
+def strip_control_characters(text: str) -> str:
+    """Drop terminal escapes and other control characters (tab and newline stay)."""
+    return _CONTROL_CHARACTERS.sub("", text)
+
+
+def replace_invalid(text: str) -> tuple[str, int]:
+    """Text from argv, stdin or a file name with its undecodable bytes replaced by U+FFFD.
+
+    Python hands such bytes over as lone surrogates, which no encoder or tokenizer accepts.
+    Returns the repaired text and how many bad characters it had.
+    """
+    bad = len(_SURROGATES.findall(text))
+    if not bad:
+        return text, 0
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), bad
+    except UnicodeEncodeError:  # surrogates that no byte produced
+        return _SURROGATES.sub("\ufffd", text), bad
 
 
 def normalise_text(text: str) -> str:
@@ -75,6 +116,29 @@ def _strict(data: bytes, encoding: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise DocumentError(f"the file claims to be {encoding.upper()} but is not valid") from exc
+
+
+def _cp1251(data: bytes, declared: str | None) -> str:
+    try:
+        return data.decode("cp1251")
+    except UnicodeDecodeError as exc:
+        if declared:
+            raise DocumentError(
+                f"the file declares charset {declared} but its text does not read as "
+                f"{declared}; re-save it as UTF-8"
+            ) from exc
+        raise DocumentError(_UNDECODABLE_REASON) from exc
+
+
+def _looks_like_mojibake(text: str) -> bool:
+    """True when most accented words are made of nothing but Latin-1 letters.
+
+    French or German prose has accented letters inside otherwise plain words ("café",
+    "Straße"); Cyrillic bytes read as Latin-1 give words with no plain letter at all.
+    """
+    sample = text[:_CYRILLIC_SAMPLE]
+    accented = len(_ACCENTED_WORD.findall(sample))
+    return accented >= 3 and len(_LATIN1_WORD.findall(sample)) >= _MOJIBAKE_SHARE * accented
 
 
 def _looks_binary(data: bytes) -> bool:

@@ -12,12 +12,12 @@ import json
 import logging
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from retrieval.cleaning import clean_blocks, clean_title
-from retrieval.decoding import normalise_text
+from retrieval.corpus_files import corpus_id, read_inside
+from retrieval.decoding import normalise_text, strip_control_characters
 from retrieval.docx_text import read_docx
 from retrieval.errors import DocumentError
 from retrieval.html_text import read_html
@@ -43,6 +43,12 @@ _READERS: dict[str, Callable[[bytes], Extracted]] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
 _SIDECAR_SUFFIX = ".meta.json"
 _SIDECAR_KEYS = ("title", "date", "url")
+# A sidecar holds a title, a date and a URL: a few hundred bytes. Bigger is a mistake.
+SIDECAR_MAX_BYTES = 64 * 1024
+# Longer metadata values are cut (titles) or dropped (dates, URLs): they are shown in every answer.
+TITLE_MAX_CHARS = 300
+URL_MAX_CHARS = 2048
+DATE_MAX_CHARS = 64
 _LINES = re.compile(r"\n+")
 
 
@@ -70,19 +76,21 @@ def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise DocumentError(f"unsupported file type {path.suffix!r}")
-    data = _read_bytes(path, max_bytes)
+    data = read_inside(path, root, max_bytes)
+    if not data.strip():
+        raise DocumentError("file is empty")
     extracted = reader(data)
-    metadata, sidecar_bytes = _sidecar(path)
-    relative = Path(os.path.relpath(path, root)).as_posix()
-    title = clean_title(metadata.get("title") or extracted.title or "") or _readable_stem(path)
+    metadata, sidecar_bytes = _sidecar(path, root)
+    relative = corpus_id(path, root)
+    title = _short_title(metadata.get("title") or extracted.title or "") or _readable_stem(path)
     return Document(
         doc_id=relative,
         path=relative,
         title=title,
         text=_body(extracted.blocks, title),
         content_hash=hashlib.sha256(data + sidecar_bytes).hexdigest(),
-        date=iso_date(metadata.get("date")) or extracted.date,
-        url=metadata.get("url") or extracted.url,
+        date=iso_date(_bounded(metadata.get("date"), DATE_MAX_CHARS)) or extracted.date,
+        url=_bounded(metadata.get("url") or extracted.url, URL_MAX_CHARS),
     )
 
 
@@ -107,41 +115,6 @@ def _is_corpus_file(name: str) -> bool:
     return not name.startswith((".", "~$")) and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def unreadable(path: Path, error: OSError) -> DocumentError:
-    """Why `path` could not be stat-ed or read, in the words the user sees."""
-    if isinstance(error, FileNotFoundError):
-        if path.is_symlink():
-            return DocumentError("broken symbolic link: its target does not exist")
-        return DocumentError("file vanished before it could be read")
-    if isinstance(error, PermissionError):
-        return DocumentError("permission denied: the file cannot be read")
-    return DocumentError(f"cannot read the file: {error.strerror or error}")
-
-
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise DocumentError("is a folder, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise DocumentError("not a regular file (a pipe, socket or device)")
-        size = info.st_size
-        if size > max_bytes:
-            raise DocumentError(
-                f"file is larger than {_megabytes(max_bytes)} ({_megabytes(size)}); "
-                "split it or raise the size limit"
-            )
-        with path.open("rb") as file:
-            data = file.read(max_bytes + 1)
-    except OSError as exc:
-        raise unreadable(path, exc) from exc
-    if len(data) > max_bytes:
-        raise DocumentError(f"file is larger than {_megabytes(max_bytes)}; split it")
-    if not data.strip():
-        raise DocumentError("file is empty")
-    return data
-
-
 def sidecar_path(path: Path) -> Path | None:
     """The metadata file of a document: `NAME.EXT.meta.json`, else `NAME.meta.json`."""
     for candidate in (
@@ -153,17 +126,19 @@ def sidecar_path(path: Path) -> Path | None:
     return None
 
 
-def _sidecar(path: Path) -> tuple[dict[str, str], bytes]:
+def _sidecar(path: Path, root: Path) -> tuple[dict[str, str], bytes]:
     """title/date/url from the document's sidecar, with its raw bytes for the content hash."""
     candidate = sidecar_path(path)
     if candidate is None:
         return {}, b""
     try:
-        raw_bytes = candidate.read_bytes()
+        raw_bytes = read_inside(candidate, root, SIDECAR_MAX_BYTES)
         raw = json.loads(raw_bytes.decode("utf-8"))
-    except FileNotFoundError:
-        return {}, b""
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except DocumentError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):  # deleted since it was found
+            return {}, b""
+        raise type(exc)(f"metadata file {candidate.name}: {exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DocumentError(
             f"metadata file {candidate.name} is unreadable ({exc}); fix or delete it"
         ) from exc
@@ -174,6 +149,7 @@ def _sidecar(path: Path) -> tuple[dict[str, str], bytes]:
 
 def _body(blocks: tuple[str, ...], title: str) -> str:
     """Cleaned blocks joined by blank lines; a leading copy of the title is dropped."""
+    blocks = tuple(strip_control_characters(block) for block in blocks)
     if not any(block.strip() for block in blocks):
         raise DocumentError("the file contains no text")
     cleaned = clean_blocks(list(blocks))
@@ -190,10 +166,17 @@ def _body(blocks: tuple[str, ...], title: str) -> str:
     return "\n\n".join(cleaned)
 
 
+def _short_title(title: str) -> str:
+    title = clean_title(title)
+    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1].rstrip() + "…"
+
+
+def _bounded(value: str | None, limit: int) -> str | None:
+    """A metadata value, or None when it is too long to be what it claims to be."""
+    value = strip_control_characters(value or "").strip()
+    return value if value and len(value) <= limit and "\n" not in value else None
+
+
 def _readable_stem(path: Path) -> str:
     stem = " ".join(re.sub(r"[_\-.]+", " ", path.stem).split())
     return stem[:1].upper() + stem[1:] if stem else path.name
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_048_576:.1f} MB"

@@ -62,7 +62,9 @@ class Engine:
         """The live index's manifest, read without loading the model."""
         return read_manifest(self.config.index_dir)
 
-    def build_index(self, *, rebuild: bool = False, progress: bool = False) -> IndexReport:
+    def build_index(
+        self, *, rebuild: bool = False, progress: bool = False, allow_empty: bool = False
+    ) -> IndexReport:
         """Index the corpus; searches pick up the new generation on their next call."""
         return index_corpus(
             self.config.corpus,
@@ -71,6 +73,7 @@ class Engine:
             self.config.passages,
             rebuild=rebuild,
             progress=progress,
+            allow_empty=allow_empty,
         )
 
     def searcher(self) -> Searcher:

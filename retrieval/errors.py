@@ -2,11 +2,14 @@
 
     CitebotError                 base: the faces turn it into a one-line message
     ├── DocumentError            one file cannot be read; indexing skips it and records why
+    │   └── RefusedDocumentError a file citebot must never read (a link out of the corpus, a
+    │                            name that is not UTF-8): skipped, and its old passages dropped
     ├── EncoderError             the embedding model is missing or cannot load
     ├── IndexStoreError          a damaged or unreadable index
     │   ├── IndexMissingError    nothing indexed yet
     │   └── IndexMismatchError   the index was built with another model or passage settings
     ├── IndexLockedError         another indexer holds the lock
+    ├── CorpusEmptiedError       every indexed file is gone at once (an unmounted share?)
     └── EvalSetError             an evaluation folder is not in the BEIR layout
 
 Messages say what to do next, not only what went wrong.
@@ -21,6 +24,10 @@ class CitebotError(Exception):
 
 class DocumentError(CitebotError):
     """A document could not be turned into text."""
+
+
+class RefusedDocumentError(DocumentError):
+    """A corpus entry that must not be read at all; whatever it had in the index goes."""
 
 
 class EncoderError(CitebotError):
@@ -45,6 +52,14 @@ class IndexMismatchError(IndexStoreError):
 
 class IndexLockedError(CitebotError):
     """Another process is writing the index."""
+
+
+class CorpusEmptiedError(CitebotError):
+    """A run would remove every indexed document; `citebot index --allow-empty` confirms it."""
+
+    def __init__(self, message: str, documents: int) -> None:
+        super().__init__(message)
+        self.documents = documents
 
 
 class EvalSetError(CitebotError):

@@ -14,21 +14,33 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from retrieval.changes import FileStamp
+from retrieval.corpus_files import check_inside, corpus_id
 from retrieval.documents import iter_corpus_files, load_document
 from retrieval.embedding import embed_documents
 from retrieval.encoders import Encoder
 from retrieval.errors import (
     CitebotError,
+    CorpusEmptiedError,
     DocumentError,
     IndexMismatchError,
     IndexMissingError,
     IndexStoreError,
+    RefusedDocumentError,
 )
 from retrieval.index import PassageIndex
 from retrieval.lock import index_lock
 from retrieval.passages import PassageSettings
 from retrieval.records import Document, SkippedFile
-from retrieval.store import DocumentEntry, Manifest, StoredIndex, load_index, now_iso, save_index
+from retrieval.store import (
+    DocumentEntry,
+    Manifest,
+    StoredIndex,
+    check_writable,
+    load_index,
+    now_iso,
+    read_manifest,
+    save_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +113,18 @@ def index_corpus(
     *,
     rebuild: bool = False,
     progress: bool = False,
+    allow_empty: bool = False,
 ) -> IndexReport:
-    """Bring the index in `root` up to date with the files in `corpus`."""
+    """Bring the index in `root` up to date with the files in `corpus`.
+
+    A run that would remove every indexed document at once (an unmounted share looks like
+    an empty folder) raises CorpusEmptiedError unless `allow_empty`; nothing is written.
+    """
     if not corpus.is_dir():
         raise CitebotError(f"corpus folder {corpus}/ does not exist: create it and add documents")
     started = time.perf_counter()
     with index_lock(root):
+        check_writable(root)
         previous, reason = _previous(root, encoder, settings, rebuild)
         report = IndexReport(rebuild_reason=reason)
         if reason:
@@ -118,12 +136,17 @@ def index_corpus(
         entries: dict[str, DocumentEntry] = {}
         to_embed: list[tuple[Document, FileStamp]] = []
         for path in iter_corpus_files(corpus):
-            doc_id = path.relative_to(corpus).as_posix()
+            doc_id = corpus_id(path, corpus)
             old = old_docs.get(doc_id)
             try:
+                check_inside(path, corpus)
                 stamp = FileStamp.of(path)
                 trusted = old is not None and stamp.trusted(old)
                 document = None if trusted else load_document(path, corpus)
+            except RefusedDocumentError as exc:  # never served again, whatever it held before
+                report.skipped.append(SkippedFile(doc_id, str(exc)))
+                log.info("refused %s: %s", doc_id, exc)
+                continue
             except DocumentError as exc:
                 if old is None:
                     report.skipped.append(SkippedFile(doc_id, str(exc)))
@@ -147,6 +170,14 @@ def index_corpus(
             else:
                 to_embed.append((document, stamp))
                 (report.updated if old else report.added).append(doc_id)
+        indexed_before = previous.manifest.documents if previous else _documents_in(root)
+        if indexed_before and not entries and not to_embed and not allow_empty:
+            raise CorpusEmptiedError(
+                f"every one of the {len(indexed_before)} indexed documents is gone from "
+                f"{corpus}/ (an unmounted share or a wrong folder?); the index is unchanged. "
+                "To empty it, run `citebot index --allow-empty`",
+                len(indexed_before),
+            )
         report.passages_encoded, report.passages_reused = embed_documents(
             [document for document, _ in to_embed],
             encoder,
@@ -174,6 +205,14 @@ def index_corpus(
             report.generation = previous.generation
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _documents_in(root: Path) -> dict[str, DocumentEntry]:
+    """What the live index holds, when it is not being updated (a rebuild, another model)."""
+    try:
+        return read_manifest(root).documents
+    except IndexStoreError:
+        return {}
 
 
 def _entry(

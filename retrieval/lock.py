@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retrieval.errors import IndexLockedError
+from retrieval.errors import IndexLockedError, IndexStoreError
 
 LOCK_FILE = ".lock"
 
@@ -16,9 +16,16 @@ LOCK_FILE = ".lock"
 @contextmanager
 def index_lock(root: Path) -> Iterator[None]:
     """Hold an exclusive flock on the index folder; the kernel drops it when the process dies."""
-    root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
-    with open(path, "a+", encoding="utf-8") as handle:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        raise IndexStoreError(
+            f"cannot write to the index folder {root}/ ({exc.strerror})",
+            "make the folder writable or choose another with --index",
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

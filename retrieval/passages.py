@@ -24,7 +24,11 @@ from retrieval.sentences import sentence_spans
 log = logging.getLogger(__name__)
 
 # Bump whenever the same text and settings would be cut differently (here or in sentences.py).
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
+# A word the tokenizer cannot split (10,000 characters with no space) counts as one unknown
+# token, so token counts alone would let it through whole. No real text averages more than
+# this many characters per token; past it, length in characters sets the cost.
+MAX_CHARS_PER_TOKEN = 8
 
 _BLOCK_SEPARATOR = "\n\n"
 _WORD = re.compile(r"\S+")
@@ -146,7 +150,8 @@ class _Cutter:
         return spans
 
     def _count(self, start: int, end: int) -> int:
-        return self.count_tokens(self.text[start:end])
+        text = self.text[start:end]
+        return max(self.count_tokens(text), -(-len(text) // MAX_CHARS_PER_TOKEN))
 
     @cached_property
     def _overhead(self) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from retrieval.decoding import replace_invalid, strip_control_characters
 from retrieval.encoders import Encoder
 from retrieval.errors import CitebotError
 from retrieval.index import PassageIndex
@@ -39,7 +40,9 @@ class Searcher:
         self, queries: Sequence[str], k: int = 5, *, explain: bool = True
     ) -> list[Answer]:
         """Answer several questions with one encoder call; `explain` picks each best sentence."""
-        cleaned = [" ".join(q.split()) for q in queries]
+        cleaned = [
+            " ".join(strip_control_characters(replace_invalid(q)[0]).split()) for q in queries
+        ]
         if not all(cleaned):
             raise CitebotError("the question is empty: type a few words to search for")
         if k < 1:

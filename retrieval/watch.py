@@ -15,6 +15,9 @@ from retrieval.indexer import IndexReport
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".meta.json"
+# How long the watcher waits for an event before it looks round; a pending catch-up
+# reindex runs then, once the watcher is known to be listening.
+CATCH_UP_MS = 500
 
 
 def relevant_change(_change: object, path: str) -> bool:
@@ -34,22 +37,37 @@ def watch_corpus(
 ) -> None:
     """Index once, then again after every debounced burst of changes, until `stop` is set.
 
-    A failed run (another indexer holds the lock, a disk error) is logged and retried on
-    the next change; the index that was live stays live.
+    A failed run (another indexer holds the lock, a disk error, an emptied folder) is logged
+    and retried on the next change; the index that was live stays live. Each reindex that
+    follows (re)starting the watcher runs only once the watcher listens, so an edit made
+    in between is never missed.
     """
     from watchfiles import watch
+    from watchfiles._rust_notify import WatchfilesRustInternalError
 
     corpus = engine.config.corpus
-    _index(engine, on_report)
-    for changes in watch(
-        corpus,
-        watch_filter=relevant_change,
-        debounce=debounce_ms,
-        stop_event=stop,
-        raise_interrupt=False,
-    ):
-        log.info("%d changes in %s/", len(changes), corpus)
-        _index(engine, on_report)
+    catch_up = True
+    while stop is None or not stop.is_set():
+        try:
+            for changes in watch(
+                corpus,
+                watch_filter=relevant_change,
+                debounce=debounce_ms,
+                stop_event=stop,
+                raise_interrupt=False,
+                rust_timeout=CATCH_UP_MS,
+                yield_on_timeout=True,
+            ):
+                if changes or catch_up:
+                    log.info("%d changes in %s/", len(changes), corpus)
+                    catch_up = False
+                    _index(engine, on_report)
+            return
+        except WatchfilesRustInternalError as exc:
+            # Raised for a file name that is not UTF-8, which watchfiles cannot turn into a
+            # str: indexing skips and reports that file, and watching starts over.
+            log.warning("restarting the watcher after: %s", exc)
+            catch_up = True
 
 
 def _index(engine: Engine, on_report: Callable[[IndexReport], None]) -> None:

@@ -1,7 +1,7 @@
-"""Thirty-nine kinds of bad or odd input in one corpus: none may crash indexing or cost
+"""Forty kinds of bad or odd input in one corpus: none may crash indexing or cost
 another file its passages, and each one that cannot be indexed is reported with a reason.
 
-24 kinds are skipped with a reason, 11 odd-but-readable ones are indexed, and 4 are not
+24 kinds are skipped with a reason, 12 odd-but-readable ones are indexed, and 4 are not
 documents at all (a symlinked folder loop, a folder named .txt, a hidden file, an Office
 lock file) and must simply not be listed.
 """
@@ -90,6 +90,13 @@ INDEXED: dict[str, tuple[bytes, str]] = {
     ),
     ("x" * 200) + ".txt": (b"A very long file name still indexes.", "long file name"),
     "control-chars.txt": (b"Some \x07bell and \x1b escape characters in prose.", "prose"),
+    # Declares Latin-1 over cp1251 bytes: read as declared, it would be "Ïîðò îòêðûëñÿ".
+    "misdeclared-charset.html": (
+        b'<html><head><meta charset="iso-8859-1"></head><body><p>'
+        + "Порт открылся в понедельник после ремонта причала.".encode("cp1251")
+        + b"</p></body></html>",
+        "Порт открылся",
+    ),
 }
 
 

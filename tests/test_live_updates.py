@@ -13,10 +13,10 @@ from pathlib import Path
 from fake_bot_api import FakeBotApi
 from telegram.ext import Application
 from telegram_fixtures import replies, talk
+from watch_reports import Reports
 
 from retrieval.encoders import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine, EngineConfig
-from retrieval.indexer import IndexReport
 from retrieval.passages import PassageSettings
 from retrieval.watch import watch_corpus
 
@@ -65,30 +65,21 @@ def test_watch_reindexes_after_a_burst_of_edits(
     seed_corpus: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
     engine = engine_for(seed_corpus, tmp_path / "index", encoder)
-    reports: list[IndexReport] = []
-    arrived = threading.Condition()
-
-    def record(report: IndexReport) -> None:
-        with arrived:
-            reports.append(report)
-            arrived.notify_all()
-
+    reports = Reports()
     stop = threading.Event()
     watcher = threading.Thread(
-        target=watch_corpus, args=(engine, record), kwargs={"debounce_ms": 300, "stop": stop}
+        target=watch_corpus, args=(engine, reports), kwargs={"debounce_ms": 300, "stop": stop}
     )
     watcher.start()
     try:
-        with arrived:
-            assert arrived.wait_for(lambda: len(reports) == 1, timeout=60)
+        assert reports.wait_for(lambda: len(reports) == 1)
         for n in range(5):  # one burst: a single reindex
             (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY} Edit {n}.")
         (seed_corpus / "ignored.tmp").write_text("not a document")
-        with arrived:
-            assert arrived.wait_for(lambda: len(reports) >= 2, timeout=60)
+        assert reports.wait_for(lambda: len(reports) >= 2)
         time.sleep(1.0)  # a second reindex for the same burst would arrive by now
         assert len(reports) == 2
-        assert reports[1].added == ["ferry.txt"]
+        assert reports.items[1].added == ["ferry.txt"]
         assert engine.search(QUESTION).hits[0].source.path == "ferry.txt"
     finally:
         stop.set()
