@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='the question, or "-" to read one question per line')
     ask.add_argument("--k", type=_k_option, help=K_HELP)
     ask.add_argument("--json", action="store_true", help="print JSON (one line per question)")
+    ask.add_argument(
+        "--since", type=_since, help="only documents dated on or after (2021-05-06, 2021-05, 2021)"
+    )
+    ask.add_argument("--until", type=_until, help="only documents dated on or before")
+    ask.add_argument("--source", help="only documents whose path, URL or site contains this")
 
     chat = commands.add_parser("chat", parents=[common], help="ask questions interactively")
     chat.add_argument("--k", type=_k_option, help=K_HELP)
@@ -86,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         "folder", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/"
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.add_argument(
+        "--no-cache", action="store_true", help="encode everything, reusing no earlier vectors"
+    )
 
     commands.add_parser(
         "telegram",
@@ -105,6 +113,23 @@ def _k_option(raw: str) -> int:
         return top_k(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_TOP_K}") from None
+
+
+def _since(raw: str) -> str:
+    return _date(raw, end=False)
+
+
+def _until(raw: str) -> str:
+    return _date(raw, end=True)
+
+
+def _date(raw: str, *, end: bool) -> str:
+    from retrieval.filters import date_bound
+
+    try:
+        return date_bound(raw, end=end)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,6 +191,8 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
             model=getattr(args, "model", settings.model),
             passages=PassageSettings(max_tokens=settings.max_passage_tokens),
             min_score=settings.min_score,
+            fusion=settings.fusion,
+            lexical_weight=settings.lexical_weight,
         )
     )
 
@@ -205,6 +232,7 @@ def _confirm_emptying(exc: CorpusEmptiedError) -> bool:
 
 def run_ask(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import answer_to_dict, format_answer
+    from retrieval.filters import Filters
 
     engine = _engine(args, settings)
     k = args.k or settings.top_k
@@ -214,10 +242,11 @@ def run_ask(args: argparse.Namespace, settings: Settings, _: Environment) -> int
         questions = iter([_question(args.question)])
         if not args.question.strip():
             raise CitebotError("the question is empty: type a few words to search for")
+    filters = Filters(args.since, args.until, args.source)
     for question in questions:
         if not question:
             continue
-        answer = engine.search(question, k)
+        answer = engine.search(question, k, filters)
         if args.json:
             print(json.dumps(answer_to_dict(answer), ensure_ascii=False), flush=True)
         else:
@@ -286,7 +315,12 @@ def run_eval(args: argparse.Namespace, settings: Settings, _: Environment) -> in
 
     engine = _engine(args, settings)
     report = evaluate(
-        args.folder, engine.encoder, engine.config.passages, progress=sys.stderr.isatty()
+        args.folder,
+        engine.encoder,
+        engine.config.passages,
+        engine.scoring,
+        progress=sys.stderr.isatty(),
+        cache=not args.no_cache,
     )
     print(json.dumps(eval_to_dict(report)) if args.json else format_eval(report))
     return 0

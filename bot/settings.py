@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from retrieval.encoders import DEFAULT_MODEL
 from retrieval.errors import CitebotError
+from retrieval.fusion import METHODS
 
 T = TypeVar("T")
 
@@ -44,6 +45,8 @@ class Settings:
     index_dir: Path = Path("embeddings")
     model: str = DEFAULT_MODEL
     min_score: float | None = None
+    fusion: str | None = None
+    lexical_weight: float | None = None
     top_k: int = 3
     max_passage_tokens: int = 200
     telegram_token: str | None = None
@@ -70,6 +73,8 @@ class Settings:
             index_dir=get("CITEBOT_INDEX", Path, defaults.index_dir),
             model=get("CITEBOT_MODEL", str, defaults.model),
             min_score=get("CITEBOT_MIN_SCORE", float, None),
+            fusion=get("CITEBOT_FUSION", _fusion_method, None),
+            lexical_weight=get("CITEBOT_LEXICAL_WEIGHT", _weight, None),
             top_k=get("CITEBOT_TOP_K", top_k, defaults.top_k),
             max_passage_tokens=get(
                 "CITEBOT_MAX_PASSAGE_TOKENS", _positive_int, defaults.max_passage_tokens
@@ -148,6 +153,19 @@ def top_k(raw: str) -> int:
     value = int(raw)
     if not 1 <= value <= MAX_TOP_K:
         raise ValueError(f"must be between 1 and {MAX_TOP_K}")
+    return value
+
+
+def _fusion_method(raw: str) -> str:
+    if raw not in METHODS:
+        raise ValueError(raw)
+    return raw
+
+
+def _weight(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(raw)
     return value
 
 

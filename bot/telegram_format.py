@@ -37,6 +37,8 @@ def escape(text: str) -> str:
 def format_page(answer: Answer, offset: int, count: int) -> list[str]:
     """Hits offset+1 … offset+count of the answer, as one or more messages."""
     if not answer.hits:
+        if answer.filters:
+            return [f"No document matches these filters ({escape(answer.filters)})."]
         return [NOT_INDEXED]
     blocks = []
     if offset == 0 and not answer.answered:
@@ -102,7 +104,12 @@ def source_line(hit: Hit) -> str:
         parts.append(f'<a href="{html.escape(source.url, quote=True)}">link</a>')
     elif source.url:
         parts.append(escape(shorten(source.url, 200)))
-    return "📄 " + " · ".join(parts)
+    line = "📄 " + " · ".join(parts)
+    if hit.also_in:
+        also = ", ".join(escape(shorten(other.path, 100)) for other in hit.also_in[:5])
+        more = f" and {len(hit.also_in) - 5} more" if len(hit.also_in) > 5 else ""
+        line += f"\n📎 also in: {also}{more}"
+    return line
 
 
 def confidence(score: float, threshold: float) -> str:

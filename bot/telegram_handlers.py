@@ -53,6 +53,7 @@ from bot.telegram_texts import (
 )
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, IndexMissingError
+from retrieval.filters import NO_FILTERS, Filters, date_bound
 from retrieval.store import Manifest
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,9 @@ async def reindex(update: Update, context: Context) -> None:
 
 
 async def ask_command(update: Update, context: Context) -> None:
-    """/ask QUESTION: answer it (the way to ask in a group)."""
-    await _answer(update, context, " ".join(context.args or []))
+    """/ask [since:DATE] [until:DATE] [source:TEXT] QUESTION: answer it (also in groups)."""
+    filters, question = parse_filters(context.args or [])
+    await _answer(update, context, question, filters)
 
 
 async def ask_message(update: Update, context: Context) -> None:
@@ -229,14 +231,19 @@ async def on_error(update: object, context: Context) -> None:
             await context.bot.send_message(update.effective_chat.id, escape(text))
 
 
-async def _answer(update: Update, context: Context, question: str) -> None:
+async def _answer(
+    update: Update,
+    context: Context,
+    question: str,
+    filters: Filters = NO_FILTERS,
+) -> None:
     """Search (showing "typing…" meanwhile) and send the first page with its buttons."""
     if not question.strip():
         await _reply(update, [ASK_USAGE])
         return
     found = services(context)
     message = cast(Message, update.effective_message)
-    pending = asyncio.ensure_future(found.batcher.search(question))
+    pending = asyncio.ensure_future(found.batcher.search(question, filters))
     # Only a search that makes the user wait shows "typing…": each chat action costs a
     # request of the bot's rate (~30/s), which under load is better spent on answers.
     done, _ = await asyncio.wait({pending}, timeout=TYPING_AFTER)
@@ -251,6 +258,27 @@ async def _answer(update: Update, context: Context, question: str) -> None:
         markup = answer_keyboard(recent.key, hits, 0, found.page_size, recent.total)
     pages = format_page(searched.answer, 0, found.page_size)
     await _send(context.bot, message.chat_id, pages, message.message_id, markup)
+
+
+def parse_filters(words: list[str]) -> tuple[Filters, str]:
+    """`since:`, `until:` and `source:` words anywhere in /ask's arguments, and the rest.
+
+    Raises CitebotError for a date it cannot read, which the user sees.
+    """
+    found: dict[str, str] = {}
+    rest = []
+    for word in words:
+        name, _, value = word.partition(":")
+        if name.lower() in ("since", "until", "source") and value:
+            found[name.lower()] = value
+        else:
+            rest.append(word)
+    try:
+        since = date_bound(found["since"], end=False) if "since" in found else None
+        until = date_bound(found["until"], end=True) if "until" in found else None
+    except ValueError as exc:
+        raise CitebotError(str(exc)) from None
+    return Filters(since, until, found.get("source")), " ".join(rest)
 
 
 async def _send(

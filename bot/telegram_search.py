@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from retrieval.engine import Engine
+from retrieval.filters import NO_FILTERS, Filters
 from retrieval.index import PassageIndex
 from retrieval.records import Answer, Passage
 
@@ -30,10 +31,15 @@ _CALLBACK = re.compile(r"([mc]):([\w-]{1,16}):(\d{1,4})")
 
 @dataclass(frozen=True)
 class Searched:
-    """An answer and the index object it was found in (a new index is a new object)."""
+    """An answer, the index object it was found in (a new index is a new object) and the
+    filters it was searched with."""
 
     answer: Answer
     index: PassageIndex
+    filters: Filters = NO_FILTERS
+
+
+_Key = tuple[str, Filters]
 
 
 class SearchBatcher:
@@ -44,14 +50,14 @@ class SearchBatcher:
         self._engine = engine
         self._max_batch = max_batch
         self._remember = remember
-        self._waiting: dict[str, list[asyncio.Future[Searched]]] = {}
-        self._recent: OrderedDict[str, Searched] = OrderedDict()  # touched by the worker only
+        self._waiting: dict[_Key, list[asyncio.Future[Searched]]] = {}
+        self._recent: OrderedDict[_Key, Searched] = OrderedDict()  # touched by the worker only
         self._worker: asyncio.Task[None] | None = None
 
-    async def search(self, query: str) -> Searched:
+    async def search(self, query: str, filters: Filters = NO_FILTERS) -> Searched:
         """The answer to `query` (non-empty), searched with the next batch."""
         future: asyncio.Future[Searched] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(" ".join(query.split()), []).append(future)
+        self._waiting.setdefault((" ".join(query.split()), filters), []).append(future)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(), name="citebot-search")
         return await future
@@ -77,14 +83,17 @@ class SearchBatcher:
                     if not future.done():
                         future.set_result(result)
 
-    def _search(self, queries: list[str]) -> list[Searched]:
+    def _search(self, queries: list[_Key]) -> list[Searched]:
         searcher = self._engine.searcher()
         known = {q: s for q in queries if (s := self._recent.get(q)) and s.index is searcher.index}
-        fresh = [query for query in queries if query not in known]
+        fresh = [key for key in queries if key not in known]
         if fresh:
             log.debug("searching %d questions (%d remembered)", len(fresh), len(known))
-            for query, answer in zip(fresh, searcher.search_many(fresh, self._k), strict=True):
-                known[query] = Searched(answer, searcher.index)
+        for filters in dict.fromkeys(f for _, f in fresh):  # one model call per set of filters
+            group = [query for query, f in fresh if f == filters]
+            answers = searcher.search_many(group, self._k, filters=filters)
+            for query, answer in zip(group, answers, strict=True):
+                known[query, filters] = Searched(answer, searcher.index, filters)
         for query in queries:
             self._recent[query] = known[query]
             self._recent.move_to_end(query)
@@ -101,6 +110,7 @@ class Recent:
     answer: Answer
     index: weakref.ReferenceType[PassageIndex]
     total: int  # hits the "More" button may page through
+    filters: Filters = NO_FILTERS
 
 
 class RecentAnswers:
@@ -113,7 +123,7 @@ class RecentAnswers:
     def add(self, searched: Searched, max_hits: int) -> Recent:
         key = secrets.token_urlsafe(6)
         total = min(max_hits, len(searched.index))
-        recent = Recent(key, searched.answer, weakref.ref(searched.index), total)
+        recent = Recent(key, searched.answer, weakref.ref(searched.index), total, searched.filters)
         self._entries[key] = recent
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -149,7 +159,7 @@ def more_hits(engine: Engine, recent: Recent, needed: int) -> Answer | None:
     if recent.index() is not searcher.index:
         return None
     if len(recent.answer.hits) < min(needed, recent.total):
-        recent.answer = searcher.search(recent.answer.query, needed)
+        recent.answer = searcher.search(recent.answer.query, needed, filters=recent.filters)
     return recent.answer
 
 

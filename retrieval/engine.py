@@ -14,10 +14,11 @@ from pathlib import Path
 
 from retrieval.encoders import Encoder, canonical_model_name, load_encoder
 from retrieval.errors import CitebotError, IndexStoreError
+from retrieval.filters import Filters
 from retrieval.indexer import IndexReport, index_corpus
 from retrieval.passages import PassageSettings
 from retrieval.records import Answer
-from retrieval.search import Searcher, default_min_score
+from retrieval.search import Scoring, Searcher, default_scoring
 from retrieval.store import Manifest, StoredIndex, live_generation, load_index, read_manifest
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,19 @@ class EngineConfig:
     model: str
     passages: PassageSettings
     min_score: float | None = None
+    fusion: str | None = None
+    lexical_weight: float | None = None
 
 
 class Engine:
     def __init__(self, config: EngineConfig, *, encoder: Encoder | None = None) -> None:
         self.config = config
         self.model_name = canonical_model_name(config.model)
-        self.min_score = (
-            config.min_score if config.min_score is not None else default_min_score(self.model_name)
+        self.scoring: Scoring = default_scoring(
+            self.model_name,
+            method=config.fusion,
+            lexical_weight=config.lexical_weight,
+            min_score=config.min_score,
         )
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
@@ -79,10 +85,10 @@ class Engine:
     def searcher(self) -> Searcher:
         """A searcher over the live generation; hold it to finish a question on one index."""
         stored = self._live()  # before the encoder: a mismatch is told without a model load
-        return Searcher(stored.index, self.encoder, self.min_score)
+        return Searcher(stored.index, self.encoder, self.scoring)
 
-    def search(self, query: str, k: int = 5) -> Answer:
-        return self.searcher().search(query, k)
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> Answer:
+        return self.searcher().search(query, k, filters=filters)
 
     def _live(self) -> StoredIndex:
         """The loaded index, swapped for a newer generation once one is switched in on disk.

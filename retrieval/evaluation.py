@@ -3,8 +3,9 @@
     corpus.jsonl  {"_id", "title", "text"}     queries.jsonl  {"_id", "text"}
     qrels/test.tsv  query-id <TAB> corpus-id <TAB> score   (with a header line)
 
-The corpus goes through the product's own pipeline (cleaning, passages, encoder, FAISS);
-a document cut into several passages is ranked once, at its best passage.
+The corpus goes through the product's own pipeline (cleaning, passages, encoder, FAISS,
+BM25) and every question through `Searcher.rank`, the ranking users get; a document cut
+into several passages is ranked once, at its best passage.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from retrieval.documents import document_from_text
 from retrieval.embedding import embed_documents
 from retrieval.encoders import Encoder
 from retrieval.errors import DocumentError, EvalSetError
+from retrieval.eval_cache import cache_folder, load_cached, save_cached
 from retrieval.index import PassageIndex
 from retrieval.passages import PassageSettings
 from retrieval.records import Document
+from retrieval.search import Scoring, Searcher
 
 RANK_DEPTH = 10
+# Candidates per signal: several passages of one document must still leave 10 documents.
+CANDIDATES = 5 * RANK_DEPTH
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,15 @@ class EvalReport:
     metrics: Metrics
     documents: int
     passages: int
+    passages_encoded: int
     index_seconds: float
     search_seconds: float
 
     @property
     def passages_per_second(self) -> float:
-        return self.passages / self.index_seconds if self.index_seconds else 0.0
+        """Indexing speed, when this run encoded the passages (not reused from the cache)."""
+        encoded = self.passages_encoded == self.passages
+        return self.passages / self.index_seconds if encoded and self.index_seconds else 0.0
 
     @property
     def queries_per_second(self) -> float:
@@ -127,31 +135,44 @@ def score_rankings(
     return Metrics(hit, recall, mrr, ndcg, n)
 
 
-def rank_documents(index: PassageIndex, encoder: Encoder, query: str, depth: int) -> list[str]:
-    """Document ids by their best passage; passages are fetched deep enough to fill `depth`."""
-    vector = encoder.encode_queries([query])
-    fetch = depth * 5
-    while True:
-        found = index.search(vector, fetch)[0]
-        ranked = list(dict.fromkeys(passage.doc_id for passage, _ in found))
-        if len(ranked) >= depth or fetch >= len(index):
-            return ranked[:depth]
-        fetch *= 4
+def rank_documents(searcher: Searcher, query: str, depth: int = RANK_DEPTH) -> list[str]:
+    """Document ids by their best passage, as `Searcher.rank` orders the passages."""
+    found = searcher.rank([query], CANDIDATES)[0]
+    return list(dict.fromkeys(ranked.passage.doc_id for ranked in found))[:depth]
 
 
 def evaluate(
-    folder: Path, encoder: Encoder, settings: PassageSettings, *, progress: bool = False
+    folder: Path,
+    encoder: Encoder,
+    settings: PassageSettings,
+    scoring: Scoring,
+    *,
+    progress: bool = False,
+    cache: bool = True,
 ) -> EvalReport:
+    """Index the set's corpus, then ask its questions one at a time, as a user would.
+
+    With `cache`, vectors from an earlier run on the same set and model are reused.
+    """
     eval_set = load_beir(folder)
+    cached = cache_folder(folder, encoder.name, settings.fingerprint()) if cache else None
     index = PassageIndex(encoder.dim)
     started = time.perf_counter()
-    embed_documents(eval_set.documents, encoder, settings, into=index, progress=progress)
+    encoded, _ = embed_documents(
+        eval_set.documents,
+        encoder,
+        settings,
+        into=index,
+        reuse_from=load_cached(cached, encoder.dim) if cached else None,
+        progress=progress,
+    )
+    index.lexical  # noqa: B018 (built here, so its cost counts as indexing)
     index_seconds = time.perf_counter() - started
+    if cached and encoded:
+        save_cached(cached, index)
+    searcher = Searcher(index, encoder, scoring)
     started = time.perf_counter()
-    rankings = {
-        qid: rank_documents(index, encoder, text, RANK_DEPTH)
-        for qid, text in eval_set.queries.items()
-    }
+    rankings = {qid: rank_documents(searcher, text) for qid, text in eval_set.queries.items()}
     search_seconds = time.perf_counter() - started
     return EvalReport(
         set_name=eval_set.name,
@@ -159,6 +180,7 @@ def evaluate(
         metrics=score_rankings(rankings, eval_set.qrels),
         documents=len(eval_set.documents),
         passages=len(index),
+        passages_encoded=encoded,
         index_seconds=index_seconds,
         search_seconds=search_seconds,
     )

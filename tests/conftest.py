@@ -32,7 +32,7 @@ SEED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    """The real packaged default model (multilingual-e5-small), loaded once for the run."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return load_encoder(DEFAULT_MODEL)
 

@@ -80,9 +80,16 @@ async def until(fake: FakeBotApi, predicate: Callable[[], bool], timeout: float 
     await asyncio.to_thread(fake.wait_for, predicate, timeout)
 
 
-def make_engine(corpus: Path, index_dir: Path, encoder: Encoder, *, index: bool = True) -> Engine:
+def make_engine(
+    corpus: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    *,
+    index: bool = True,
+    passages: PassageSettings = PassageSettings(),  # noqa: B008 (frozen)
+) -> Engine:
     """An engine over `corpus`, indexed now unless told not to, sharing the session's model."""
-    config = EngineConfig(corpus, index_dir, DEFAULT_MODEL, PassageSettings())
+    config = EngineConfig(corpus, index_dir, DEFAULT_MODEL, passages)
     engine = Engine(config, encoder=encoder)
     if index:
         engine.build_index()

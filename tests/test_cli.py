@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from retrieval.encoders import DEFAULT_MODEL
 
 CITEBOT = Path(sys.executable).with_name("citebot")
 
@@ -111,7 +112,7 @@ def test_status_reports_documents_and_staleness(
 ) -> None:
     code, out, _ = run_cli(capsys, "status", *indexed)
     assert code == 0
-    assert "1 documents" in out and "all-MiniLM-L6-v2" in out
+    assert "1 documents" in out and DEFAULT_MODEL in out
     (seed_corpus / "new.txt").write_text("A new note about the Kerch Strait.", encoding="utf-8")
     code, out, _ = run_cli(capsys, "status", "--json", *indexed)
     summary = json.loads(out)
@@ -128,7 +129,7 @@ def test_ask_without_index_says_how_to_build_one(tmp_path: Path, capsys) -> None
 def test_index_built_with_another_model_is_refused(indexed: list[str], capsys) -> None:
     code, _, err = run_cli(capsys, "ask", "troops", "--model", "intfloat/e5-small-v2", *indexed)
     assert code == 1
-    assert "was built with model 'sentence-transformers/all-MiniLM-L6-v2'" in err
+    assert f"was built with model '{DEFAULT_MODEL}'" in err
     assert "'intfloat/e5-small-v2' is configured" in err
     assert "citebot index --rebuild" in err
     assert len(err.strip().splitlines()) == 1

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from fake_encoder import HashingEncoder
 
+from retrieval.fusion import Fusion
 from retrieval.indexer import index_corpus
 from retrieval.passages import PassageSettings
-from retrieval.search import Searcher
+from retrieval.search import Scoring, Searcher
 from retrieval.store import load_index
 
 RUNNER = Path(__file__).with_name("run_indexer.py")
+SCORING = Scoring(Fusion(), None, None, 0.0)
 SETTINGS = PassageSettings(max_tokens=60)
 ENCODER = HashingEncoder()
 WORDS = [
@@ -105,7 +107,7 @@ def test_sigkill_at_twenty_random_points_never_breaks_the_index(tmp_path: Path) 
         assert current in (old, new)
         outcomes.append(current == new)
         searcher = Searcher(
-            load_index(index_dir, model=ENCODER.name, passage_settings=None).index, ENCODER, 0.0
+            load_index(index_dir, model=ENCODER.name, passage_settings=None).index, ENCODER, SCORING
         )
         assert searcher.search("tram depot harbour", k=3, explain=False).hits
 

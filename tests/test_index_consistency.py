@@ -9,12 +9,14 @@ from fake_encoder import HashingEncoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from retrieval.fusion import Fusion
 from retrieval.indexer import index_corpus
 from retrieval.passages import PassageSettings
-from retrieval.search import Searcher
+from retrieval.search import Scoring, Searcher
 from retrieval.store import load_index
 
 ENCODER = HashingEncoder()
+SCORING = Scoring(Fusion(), None, None, 0.0)
 SETTINGS = PassageSettings(max_tokens=40, min_tokens=4)
 NAMES = ["a.txt", "b.md", "sub/c.txt", "sub/deeper/d.txt"]
 SENTENCES = [
@@ -53,9 +55,15 @@ def apply(corpus: Path, operation: tuple) -> None:
         path.replace(corpus / argument)
 
 
-def snapshot(index_dir: Path) -> set[tuple[int, str, str]]:
+def snapshot(index_dir: Path) -> tuple[set[tuple[int, str, str]], set[tuple[int, float]]]:
+    """The passages, and what the stored BM25 index scores for each of them."""
     stored = load_index(index_dir, model=ENCODER.name, passage_settings=SETTINGS.fingerprint())
-    return {(p.id, p.doc_id, p.text) for p in stored.index.passages.values()}
+    lexical = stored.index.lexical
+    scores = lexical.scores(" ".join(SENTENCES))
+    return (
+        {(p.id, p.doc_id, p.text) for p in stored.index.passages.values()},
+        {(pid, round(score, 5)) for pid, score in lexical.top(scores, len(lexical))},
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -71,7 +79,7 @@ def test_incremental_index_equals_a_clean_rebuild(steps: list[tuple]) -> None:
                 searcher = Searcher(
                     load_index(index_dir, model=ENCODER.name, passage_settings=None).index,
                     ENCODER,
-                    0.0,
+                    SCORING,
                 )
                 for sentence in SENTENCES:
                     for hit in searcher.search(sentence, k=10, explain=False).hits:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.encoders import Encoder
+from retrieval.encoders import DEFAULT_MODEL, Encoder
 from retrieval.errors import IndexLockedError, IndexMismatchError, IndexStoreError
 from retrieval.indexer import index_corpus
 from retrieval.lock import index_lock
@@ -141,7 +141,7 @@ def test_manifest_records_model_dimension_and_hashes(
     generation = index_corpus(seed_corpus, index_dir, encoder, SETTINGS).generation
     data = json.loads((index_dir / generation / "manifest.json").read_text(encoding="utf-8"))
     assert data["format_version"] == 1
-    assert data["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data["model"] == DEFAULT_MODEL
     assert data["dim"] == 384
     assert data["passage_settings"] == SETTINGS.fingerprint()
     entry = data["documents"][SEED_FILE]

@@ -14,8 +14,9 @@ from telegram.ext import Application
 from telegram_fixtures import bot_settings, corpus_with, make_engine, replies, talk, until
 
 from bot.telegram_texts import APOLOGY, COMMANDS, FORGOTTEN
-from retrieval.encoders import Encoder
+from retrieval.encoders import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine
+from retrieval.passages import PassageSettings
 from retrieval.search import Searcher
 
 CHAT = 5001
@@ -158,10 +159,7 @@ def test_commands_describe_the_corpus(bot_api: FakeBotApi, seed_engine: Engine) 
     assert "How to ask" in start and "How to ask" in help_
     assert "@citebot_test_bot" in help_ and "/ask" in help_
     assert f"• {SEED_TITLE} — {SEED_FILE}" in sources
-    assert (
-        f"Documents: 1\nPassages: {passages}\nModel: sentence-transformers/all-MiniLM-L6-v2"
-        in status
-    )
+    assert f"Documents: 1\nPassages: {passages}\nModel: {DEFAULT_MODEL}" in status
     assert "Last indexed: 20" in status and "Skipped files: 0" in status
     assert ask.startswith("Ask me a question")
 
@@ -241,7 +239,8 @@ def test_an_answer_longer_than_a_message_is_split_between_passages(
     islands = ["North Rock", "Gull Island", "Cape Ward", "Saltness", "Black Skerry", "Fairhead"]
     paragraphs = [LIGHTHOUSE.format(island=island) for island in islands]
     corpus = corpus_with(tmp_path, {"lighthouses.txt": "Lighthouses\n\n" + "\n\n".join(paragraphs)})
-    engine = make_engine(corpus, tmp_path / "index", encoder)
+    # One paragraph, one passage: e5 counts each at ~240 tokens.
+    engine = make_engine(corpus, tmp_path / "index", encoder, passages=PassageSettings(400))
     settings = bot_settings(bot_api, top_k=5)
 
     async def scenario(application: Application) -> None:
