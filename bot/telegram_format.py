@@ -49,8 +49,10 @@ def format_page(answer: Answer, offset: int, count: int) -> list[str]:
     elif offset > 0:
         last = min(offset + count, len(answer.hits))
         blocks.append(f"<i>Passages {offset + 1}–{last}</i>")
+    # An uncalibrated model's hits are all weak: nothing vouches for them.
+    threshold = answer.threshold if answer.calibrated else float("inf")
     for rank, hit in enumerate(answer.hits[offset : offset + count], offset + 1):
-        blocks.append(format_hit(hit, rank, answer.threshold))
+        blocks.append(format_hit(hit, rank, threshold))
     return split_html("\n\n".join(blocks))
 
 

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -295,7 +296,7 @@ def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str,
     templated report's near-identical paragraphs are different facts). The lower-ranked
     passage is folded into the higher.
     """
-    kept: list[tuple[Passage, set[tuple[str, ...]], list[str]]] = []
+    kept: list[tuple[Passage, frozenset[tuple[str, ...]], list[str]]] = []
     for passage in passages:
         shingles = _shingles(passage.text)
         for first, first_shingles, also_in in kept:
@@ -311,14 +312,19 @@ def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str,
     return [(passage.id, tuple(also_in)) for passage, _, also_in in kept]
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=4096)
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """Word trigrams, computed once per passage text (candidates recur across questions)."""
     words = _WORDS.findall(text.casefold())
     if len(words) < 3:
-        return {tuple(words)}
-    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+        return frozenset({tuple(words)})
+    return frozenset(tuple(words[i : i + 3]) for i in range(len(words) - 2))
 
 
-def _similar(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> bool:
+def _similar(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
+    # Jaccard >= t needs the smaller set to be at least t of the larger: skip the rest.
+    if min(len(a), len(b)) < NEAR_DUPLICATE * max(len(a), len(b)):
+        return False
     return len(a & b) >= NEAR_DUPLICATE * len(a | b)
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_bot_api import FakeBotApi
+from telegram.ext import Application
+from telegram_fixtures import replies, talk
 
 from bot.cli import main
 from bot.telegram_format import source_line
@@ -250,3 +253,20 @@ def test_passages_are_cut_by_the_e5_tokenizer(encoder: Encoder) -> None:
     passages = index.document_passages("uk.txt")
     assert len(passages) > 1
     assert all(encoder.count_tokens(p.text) <= 200 for p in passages)
+
+
+def test_the_bot_applies_filter_words_and_says_when_nothing_matches(
+    bot_api: FakeBotApi, seed_engine: Engine
+) -> None:
+    chat = 7001
+
+    async def scenario(application: Application) -> None:
+        bot_api.push_message(chat, "/ask source:reuters how many troops left Crimea?")
+        [nothing] = await replies(bot_api, chat, 1)
+        assert nothing.text == "No document matches these filters (source “reuters”)."
+        bot_api.push_message(chat, f"/ask source:{SEED_FILE[:8]} how many troops left Crimea?")
+        answers = await replies(bot_api, chat, 2)
+        assert "3,500 troops" in answers[-1].text
+
+    talk(bot_api, seed_engine, scenario)
+    assert bot_api.errors == []
