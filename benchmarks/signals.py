@@ -11,10 +11,8 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from retrieval.embedding import embed_documents
 from retrieval.encoders import Encoder
-from retrieval.eval_cache import cache_folder, load_cached, save_cached
-from retrieval.evaluation import CANDIDATES, EvalSet, load_beir
+from retrieval.evaluation import CANDIDATES, EvalSet, index_set, load_beir
 from retrieval.fusion import Fusion
 from retrieval.index import PassageIndex
 from retrieval.passages import PassageSettings
@@ -40,18 +38,7 @@ def offline() -> None:
 def load_set(folder: Path, encoder: Encoder) -> tuple[EvalSet, PassageIndex]:
     """The set and its index, vectors reused from `citebot eval`'s cache when there."""
     eval_set = load_beir(folder)
-    cached = cache_folder(folder, encoder.name, SETTINGS.fingerprint())
-    index = PassageIndex(encoder.dim)
-    encoded, _ = embed_documents(
-        eval_set.documents,
-        encoder,
-        SETTINGS,
-        into=index,
-        reuse_from=load_cached(cached, encoder.dim),
-        progress=True,
-    )
-    if encoded:
-        save_cached(cached, index)
+    index, _ = index_set(folder, eval_set, encoder, SETTINGS, progress=True)
     return eval_set, index
 
 

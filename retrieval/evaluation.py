@@ -141,6 +141,36 @@ def rank_documents(searcher: Searcher, query: str, depth: int = RANK_DEPTH) -> l
     return list(dict.fromkeys(ranked.passage.doc_id for ranked in found))[:depth]
 
 
+def index_set(
+    folder: Path,
+    eval_set: EvalSet,
+    encoder: Encoder,
+    settings: PassageSettings,
+    *,
+    cache: bool = True,
+    progress: bool = False,
+) -> tuple[PassageIndex, int]:
+    """The set's passages embedded and indexed (BM25 too), and how many were encoded.
+
+    With `cache`, vectors from an earlier run on the same set and model are reused, and
+    newly encoded ones are kept for the next run.
+    """
+    cached = cache_folder(folder, encoder.name, settings.fingerprint()) if cache else None
+    index = PassageIndex(encoder.dim)
+    encoded, _ = embed_documents(
+        eval_set.documents,
+        encoder,
+        settings,
+        into=index,
+        reuse_from=load_cached(cached, encoder.dim) if cached else None,
+        progress=progress,
+    )
+    index.lexical  # noqa: B018 (built now, so its cost counts as indexing)
+    if cached and encoded:
+        save_cached(cached, index)
+    return index, encoded
+
+
 def evaluate(
     folder: Path,
     encoder: Encoder,
@@ -155,21 +185,9 @@ def evaluate(
     With `cache`, vectors from an earlier run on the same set and model are reused.
     """
     eval_set = load_beir(folder)
-    cached = cache_folder(folder, encoder.name, settings.fingerprint()) if cache else None
-    index = PassageIndex(encoder.dim)
     started = time.perf_counter()
-    encoded, _ = embed_documents(
-        eval_set.documents,
-        encoder,
-        settings,
-        into=index,
-        reuse_from=load_cached(cached, encoder.dim) if cached else None,
-        progress=progress,
-    )
-    index.lexical  # noqa: B018 (built here, so its cost counts as indexing)
+    index, encoded = index_set(folder, eval_set, encoder, settings, cache=cache, progress=progress)
     index_seconds = time.perf_counter() - started
-    if cached and encoded:
-        save_cached(cached, index)
     searcher = Searcher(index, encoder, scoring)
     started = time.perf_counter()
     rankings = {qid: rank_documents(searcher, text) for qid, text in eval_set.queries.items()}

@@ -243,7 +243,7 @@ class Searcher:
                         self.scoring.score(
                             dense[pid],
                             lexical_of[pid],
-                            cyrillic_query != is_cyrillic(self.index.passages[pid].text),
+                            cyrillic_query != _passage_is_cyrillic(self.index.passages[pid].text),
                             None if typical is None else dense[pid] - typical,
                         ),
                         dense[pid],
@@ -310,6 +310,11 @@ def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str,
         else:
             kept.append((passage, shingles, []))
     return [(passage.id, tuple(also_in)) for passage, _, also_in in kept]
+
+
+# A passage's script, judged once: candidates recur across questions, and a regex over
+# every candidate's text cost ~12 ms a question.
+_passage_is_cyrillic = lru_cache(maxsize=65_536)(is_cyrillic)
 
 
 @lru_cache(maxsize=4096)
