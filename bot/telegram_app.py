@@ -45,8 +45,8 @@ from bot.telegram_handlers import (
     status,
     unknown_button,
 )
+from bot.telegram_phrases import ENGLISH, RUSSIAN, UKRAINIAN
 from bot.telegram_search import RecentAnswers, SearchBatcher
-from bot.telegram_texts import COMMANDS
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, IndexStoreError
 
@@ -195,7 +195,11 @@ async def _post_init(application: Application) -> None:
     """Load the model and the index, and publish the command menu, before polling."""
     services: Services = application.bot_data[SERVICES]
     await asyncio.to_thread(warm_up, services.engine)
-    await application.bot.set_my_commands(list(COMMANDS))
+    await application.bot.set_my_commands(list(ENGLISH.commands))
+    for translated in (RUSSIAN, UKRAINIAN):
+        await application.bot.set_my_commands(
+            list(translated.commands), language_code=translated.language
+        )
     log.info("ready as @%s", application.bot.username)
 
 

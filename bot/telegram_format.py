@@ -18,6 +18,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
+from bot.telegram_phrases import Phrases
 from bot.telegram_search import context_data, more_data
 from bot.telegram_split import split_html, utf16_len
 from retrieval.records import Answer, Hit, Passage
@@ -25,7 +26,6 @@ from retrieval.records import Answer, Hit, Passage
 # A hit this far above the threshold reads as a strong match.
 STRONG_MARGIN = 0.15
 INLINE_PASSAGE_CHARS = 3000
-NOT_INDEXED = "Nothing is indexed yet. An admin can add documents and run /reindex."
 _LINKABLE = re.compile(r"https?://[^\s<>\"]+")
 
 
@@ -34,52 +34,59 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def format_page(answer: Answer, offset: int, count: int) -> list[str]:
-    """Hits offset+1 … offset+count of the answer, as one or more messages."""
-    if not answer.hits:
-        if answer.filters:
-            return [f"No document matches these filters ({escape(answer.filters)})."]
-        return [NOT_INDEXED]
+def plain(text: str) -> str:
+    """Telegram HTML as plain text, for the places that show no markup (button alerts)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", text))
+
+
+def format_page(phrases: Phrases, answer: Answer, offset: int, count: int) -> list[str]:
+    """Hits offset+1 … offset+count of the answer (which has hits), as one or more messages."""
     blocks = []
     if offset == 0 and not answer.answered:
-        blocks.append(
-            "<b>No passage matches this well.</b> The nearest ones are below, marked weak; "
-            "try other words."
-        )
+        blocks.append(phrases.no_good_match)
     elif offset > 0:
         last = min(offset + count, len(answer.hits))
-        blocks.append(f"<i>Passages {offset + 1}–{last}</i>")
-    # An uncalibrated model's hits are all weak: nothing vouches for them.
-    threshold = answer.threshold if answer.calibrated else float("inf")
+        blocks.append(f"<i>{phrases.passages_range.format(first=offset + 1, last=last)}</i>")
     for rank, hit in enumerate(answer.hits[offset : offset + count], offset + 1):
-        blocks.append(format_hit(hit, rank, threshold))
+        blocks.append(format_hit(phrases, hit, rank, _threshold(answer)))
     return split_html("\n\n".join(blocks))
 
 
+def _threshold(answer: Answer) -> float:
+    """An uncalibrated model's hits are all weak: nothing vouches for them."""
+    return answer.threshold if answer.calibrated else float("inf")
+
+
 def answer_keyboard(
-    key: str, hits: int, offset: int, page_size: int, total: int
+    phrases: Phrases, key: str, hits: int, offset: int, page_size: int, total: int
 ) -> InlineKeyboardMarkup:
     """A Context button for each passage on the page, and More while further ones remain."""
     shown = range(offset + 1, min(offset + page_size, hits) + 1)
     rows = [
-        [InlineKeyboardButton(f"Context {n}", callback_data=context_data(key, n)) for n in shown]
+        [
+            InlineKeyboardButton(
+                phrases.context_button.format(n=n), callback_data=context_data(key, n)
+            )
+            for n in shown
+        ]
     ]
     if offset + page_size < total:
-        rows.append(
-            [InlineKeyboardButton("More ▸", callback_data=more_data(key, offset + page_size))]
-        )
+        more = more_data(key, offset + page_size)
+        rows.append([InlineKeyboardButton(phrases.more_button, callback_data=more)])
     return InlineKeyboardMarkup(rows)
 
 
-def format_hit(hit: Hit, rank: int, threshold: float, *, max_chars: int | None = None) -> str:
+def format_hit(
+    phrases: Phrases, hit: Hit, rank: int, threshold: float, *, max_chars: int | None = None
+) -> str:
     """One passage with its best sentence in bold, its source and a confidence cue."""
     text = hit.passage.text.strip()
     if max_chars is not None and len(text) > max_chars:
         text = shorten(text, max_chars)
     return (
         f"<b>{rank}.</b> {emphasise(text, hit.best_sentence)}\n"
-        f"{source_line(hit)}\n"
-        f"<i>{confidence(hit.score, threshold)}</i>"
+        f"{source_line(phrases, hit)}\n"
+        f"<i>{confidence(phrases, hit.score, threshold)}</i>"
     )
 
 
@@ -97,39 +104,41 @@ def emphasise(text: str, sentence: str) -> str:
     )
 
 
-def source_line(hit: Hit) -> str:
+def source_line(phrases: Phrases, hit: Hit) -> str:
     source = hit.source
     parts = [f"“{escape(shorten(source.title, 200))}”", escape(shorten(source.path, 200))]
     if source.date:
         parts.append(escape(source.date))
     if source.url and _LINKABLE.fullmatch(source.url):
-        parts.append(f'<a href="{html.escape(source.url, quote=True)}">link</a>')
+        parts.append(f'<a href="{html.escape(source.url, quote=True)}">{phrases.link}</a>')
     elif source.url:
         parts.append(escape(shorten(source.url, 200)))
     line = "📄 " + " · ".join(parts)
     if hit.also_in:
         also = ", ".join(escape(shorten(other.path, 100)) for other in hit.also_in[:5])
-        more = f" and {len(hit.also_in) - 5} more" if len(hit.also_in) > 5 else ""
-        line += f"\n📎 also in: {also}{more}"
+        extra = len(hit.also_in) - 5
+        more = f" {phrases.and_more.format(n=extra)}" if extra > 0 else ""
+        line += f"\n📎 {phrases.also_in}: {also}{more}"
     return line
 
 
-def confidence(score: float, threshold: float) -> str:
+def confidence(phrases: Phrases, score: float, threshold: float) -> str:
     if score < threshold:
-        label = "weak match"
+        label = phrases.weak
     elif score >= threshold + STRONG_MARGIN:
-        label = "strong match"
+        label = phrases.strong
     else:
-        label = "good match"
+        label = phrases.good
     return f"{label} · {score:.2f}"
 
 
-def format_context(hit: Hit, rank: int, passages: Sequence[Passage]) -> list[str]:
+def format_context(phrases: Phrases, hit: Hit, rank: int, passages: Sequence[Passage]) -> list[str]:
     """The hit in a quote, with the document text around it (the neighbouring passages)."""
     ordered = sorted(passages, key=lambda p: p.start)
     before = _span_text([p for p in ordered if p.start < hit.passage.start], hit.passage.start)
     after = _span_text([p for p in ordered if p.end > hit.passage.end], None, hit.passage.end)
-    blocks = [f"<b>Context of passage {rank}</b> · {source_line(hit)}"]
+    title = phrases.context_title.format(rank=rank)
+    blocks = [f"<b>{title}</b> · {source_line(phrases, hit)}"]
     if before:
         blocks.append(escape(before))
     blocks.append(
@@ -156,23 +165,24 @@ def _span_text(passages: Sequence[Passage], end: int | None, start: int | None =
     return "".join(pieces).strip()
 
 
-def inline_results(answer: Answer) -> list[InlineQueryResultArticle]:
+def inline_results(phrases: Phrases, answer: Answer) -> list[InlineQueryResultArticle]:
     """One result per hit (ids unique, within Telegram's 50 results and 64-byte ids)."""
     return [
         InlineQueryResultArticle(
             id=str(hit.passage.id),
-            title=inline_title(hit, rank, answer.threshold),
+            title=inline_title(phrases, hit, rank, _threshold(answer)),
             description=inline_description(hit),
             input_message_content=InputTextMessageContent(
-                inline_message(answer.query, hit, rank, answer.threshold), ParseMode.HTML
+                inline_message(phrases, answer.query, hit, rank, _threshold(answer)),
+                ParseMode.HTML,
             ),
         )
         for rank, hit in enumerate(answer.hits[:50], 1)
     ]
 
 
-def inline_title(hit: Hit, rank: int, threshold: float) -> str:
-    weak = " (weak)" if hit.score < threshold else ""
+def inline_title(phrases: Phrases, hit: Hit, rank: int, threshold: float) -> str:
+    weak = f" {phrases.weak_mark}" if hit.score < threshold else ""
     return shorten(f"{rank}. {hit.source.title}{weak}", 100)
 
 
@@ -180,10 +190,10 @@ def inline_description(hit: Hit) -> str:
     return shorten(" ".join((hit.best_sentence or hit.passage.text).split()), 200)
 
 
-def inline_message(query: str, hit: Hit, rank: int, threshold: float) -> str:
+def inline_message(phrases: Phrases, query: str, hit: Hit, rank: int, threshold: float) -> str:
     """What an inline result posts: the question and one hit, always within one message."""
     question = f"<i>{escape(shorten(query, 300))}</i>"
-    passage = format_hit(hit, rank, threshold, max_chars=INLINE_PASSAGE_CHARS)
+    passage = format_hit(phrases, hit, rank, threshold, max_chars=INLINE_PASSAGE_CHARS)
     return f"{question}\n\n{passage}"
 
 

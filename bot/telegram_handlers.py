@@ -27,30 +27,17 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.telegram_access import Access, without_mention
 from bot.telegram_format import (
-    NOT_INDEXED,
     answer_keyboard,
     escape,
     format_context,
     format_page,
     inline_results,
+    plain,
     shorten,
 )
+from bot.telegram_phrases import Phrases, phrases_for
 from bot.telegram_search import RecentAnswers, SearchBatcher, more_hits, neighbours, parse_data
-from bot.telegram_texts import (
-    APOLOGY,
-    ASK_USAGE,
-    FORGOTTEN,
-    NO_MORE,
-    NOT_ADMIN,
-    REFUSAL,
-    REINDEXING,
-    STALE,
-    help_text,
-    index_report_text,
-    sources_text,
-    start_text,
-    status_text,
-)
+from bot.telegram_texts import help_text, index_report_text, sources_text, start_text, status_text
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, IndexMissingError
 from retrieval.filters import NO_FILTERS, Filters, date_bound
@@ -79,52 +66,59 @@ def services(context: Context) -> Services:
     return cast(Services, context.bot_data[SERVICES])
 
 
+def phrases(update: Update) -> Phrases:
+    """The texts in the language of whoever sent the update."""
+    user = update.effective_user
+    return phrases_for(user.language_code if user else None)
+
+
 async def gate(update: Update, context: Context) -> None:
     """Stop updates from strangers with one short refusal (runs before every other handler)."""
     if services(context).access.allows_update(update):
         return
     user, chat = update.effective_user, update.effective_chat
     log.info("refused user %s in chat %s", user and user.id, chat and chat.id)
+    refusal = phrases(update).refusal
     if update.callback_query:
-        await update.callback_query.answer(REFUSAL, show_alert=True)
+        await update.callback_query.answer(refusal, show_alert=True)
     elif update.inline_query:
         await update.inline_query.answer([], cache_time=0, is_personal=True)
     elif update.effective_message:
-        await update.effective_message.reply_text(REFUSAL)
+        await update.effective_message.reply_text(refusal)
     raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: Context) -> None:
     """/start: what the bot knows, with an example question."""
     manifest = await _manifest(context)
-    await _reply(update, [start_text(manifest, context.bot.username)])
+    await _reply(update, [start_text(phrases(update), manifest, context.bot.username)])
 
 
 async def help_command(update: Update, context: Context) -> None:
     """/help: how to ask in private chats, groups and inline."""
-    await _reply(update, [help_text(context.bot.username)])
+    await _reply(update, [help_text(phrases(update), context.bot.username)])
 
 
 async def sources(update: Update, context: Context) -> None:
     """/sources: the indexed documents."""
-    manifest = await _manifest(context)
-    await _reply(update, sources_text(manifest) if manifest else [NOT_INDEXED])
+    manifest, texts = await _manifest(context), phrases(update)
+    await _reply(update, sources_text(texts, manifest) if manifest else [texts.not_indexed])
 
 
 async def status(update: Update, context: Context) -> None:
     """/status: documents, passages, model, last indexing and skipped files."""
-    manifest = await _manifest(context)
-    await _reply(update, status_text(manifest) if manifest else [NOT_INDEXED])
+    manifest, texts = await _manifest(context), phrases(update)
+    await _reply(update, status_text(texts, manifest) if manifest else [texts.not_indexed])
 
 
 async def reindex(update: Update, context: Context) -> None:
     """/reindex (admins only): index new and changed documents, then report what changed."""
-    found = services(context)
+    found, texts = services(context), phrases(update)
     user = update.effective_user
     if not found.access.is_admin(user.id if user else None):
-        await _reply(update, [NOT_ADMIN])
+        await _reply(update, [texts.not_admin])
         return
-    await _reply(update, [REINDEXING])
+    await _reply(update, [texts.reindexing])
     report = await asyncio.to_thread(found.engine.build_index)
     log.info(
         "reindexed for user %s: %d added, %d updated, %d removed",
@@ -133,12 +127,16 @@ async def reindex(update: Update, context: Context) -> None:
         len(report.updated),
         len(report.removed),
     )
-    await _reply(update, index_report_text(report))
+    await _reply(update, index_report_text(texts, report))
 
 
 async def ask_command(update: Update, context: Context) -> None:
     """/ask [since:DATE] [until:DATE] [source:TEXT] QUESTION: answer it (also in groups)."""
-    filters, question = parse_filters(context.args or [])
+    try:
+        filters, question = parse_filters(context.args or [])
+    except BadDateError as exc:
+        await _reply(update, [phrases(update).bad_date.format(value=escape(exc.value))])
+        return
     await _answer(update, context, question, filters)
 
 
@@ -151,20 +149,22 @@ async def ask_message(update: Update, context: Context) -> None:
 async def more(update: Update, context: Context) -> None:
     """The More button: edit the answer in place to show the next passages."""
     query = cast(CallbackQuery, update.callback_query)
-    found = services(context)
+    found, texts = services(context), phrases(update)
     parsed = parse_data(query.data)
     recent = found.answers.get(parsed[1]) if parsed else None
     if parsed is None or recent is None:
-        await query.answer(FORGOTTEN)
+        await query.answer(texts.forgotten)
         return
     offset = parsed[2]
     answer = await asyncio.to_thread(more_hits, found.engine, recent, offset + found.page_size)
     if answer is None or offset >= len(answer.hits):
-        await query.answer(STALE if answer is None else NO_MORE)
+        await query.answer(texts.stale if answer is None else texts.no_more)
         return
     await query.answer()
-    pages = format_page(answer, offset, found.page_size)
-    markup = answer_keyboard(recent.key, len(answer.hits), offset, found.page_size, recent.total)
+    pages = format_page(texts, answer, offset, found.page_size)
+    markup = answer_keyboard(
+        texts, recent.key, len(answer.hits), offset, found.page_size, recent.total
+    )
     try:
         await query.edit_message_text(pages[0], reply_markup=None if pages[1:] else markup)
     except BadRequest as exc:
@@ -178,28 +178,28 @@ async def more(update: Update, context: Context) -> None:
 async def show_context(update: Update, context: Context) -> None:
     """The Context button: send the document text around one passage of the answer."""
     query = cast(CallbackQuery, update.callback_query)
-    found = services(context)
+    found, texts = services(context), phrases(update)
     parsed = parse_data(query.data)
     recent = found.answers.get(parsed[1]) if parsed else None
     if parsed is None or recent is None or not 0 < parsed[2] <= len(recent.answer.hits):
-        await query.answer(FORGOTTEN)
+        await query.answer(texts.forgotten)
         return
     rank = parsed[2]
     hit = recent.answer.hits[rank - 1]
     window = await asyncio.to_thread(neighbours, found.engine, recent, hit.passage)
     if window is None:
-        await query.answer(STALE)
+        await query.answer(texts.stale)
         return
     await query.answer()
     if update.effective_chat:
         reply_to = query.message.message_id if query.message else None
-        parts = format_context(hit, rank, window)
+        parts = format_context(texts, hit, rank, window)
         await _send(context.bot, update.effective_chat.id, parts, reply_to)
 
 
 async def unknown_button(update: Update, context: Context) -> None:
     """A button this bot does not know (another version's): answer it politely."""
-    await cast(CallbackQuery, update.callback_query).answer(FORGOTTEN)
+    await cast(CallbackQuery, update.callback_query).answer(phrases(update).forgotten)
 
 
 async def inline_query(update: Update, context: Context) -> None:
@@ -210,7 +210,7 @@ async def inline_query(update: Update, context: Context) -> None:
         await query.answer([], cache_time=300)
         return
     searched = await services(context).batcher.search(question)
-    await query.answer(inline_results(searched.answer), cache_time=30)
+    await query.answer(inline_results(phrases(update), searched.answer), cache_time=30)
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -218,17 +218,17 @@ async def on_error(update: object, context: Context) -> None:
     error = context.error
     if isinstance(error, CitebotError):
         log.warning("could not answer: %s", error)
-        text = f"Sorry: {error}"
     else:
         log.error("update %s failed", getattr(update, "update_id", None), exc_info=error)
-        text = APOLOGY
     if not isinstance(update, Update):
         return
+    texts = phrases(update)
+    text = texts.error(error) if isinstance(error, CitebotError) else texts.apology
     with contextlib.suppress(TelegramError):
         if update.callback_query:
-            await update.callback_query.answer(shorten(text, 200), show_alert=True)
+            await update.callback_query.answer(shorten(plain(text), 200), show_alert=True)
         elif update.effective_chat:
-            await context.bot.send_message(update.effective_chat.id, escape(text))
+            await context.bot.send_message(update.effective_chat.id, text)
 
 
 async def _answer(
@@ -238,8 +238,9 @@ async def _answer(
     filters: Filters = NO_FILTERS,
 ) -> None:
     """Search (showing "typing…" meanwhile) and send the first page with its buttons."""
+    texts = phrases(update)
     if not question.strip():
-        await _reply(update, [ASK_USAGE])
+        await _reply(update, [texts.ask_usage])
         return
     found = services(context)
     message = cast(Message, update.effective_message)
@@ -251,19 +252,30 @@ async def _answer(
         with contextlib.suppress(TelegramError):
             await message.chat.send_action(ChatAction.TYPING)
     searched = await pending
-    markup = None
-    if searched.answer.hits:
-        recent = found.answers.add(searched, found.max_hits)
-        hits = len(searched.answer.hits)
-        markup = answer_keyboard(recent.key, hits, 0, found.page_size, recent.total)
-    pages = format_page(searched.answer, 0, found.page_size)
+    if not searched.answer.hits:
+        words = escape(filter_words(filters))
+        nothing = texts.no_filter_match.format(filters=words) if filters else texts.not_indexed
+        await _send(context.bot, message.chat_id, [nothing], message.message_id)
+        return
+    recent = found.answers.add(searched, found.max_hits)
+    hits = len(searched.answer.hits)
+    markup = answer_keyboard(texts, recent.key, hits, 0, found.page_size, recent.total)
+    pages = format_page(texts, searched.answer, 0, found.page_size)
     await _send(context.bot, message.chat_id, pages, message.message_id, markup)
+
+
+class BadDateError(ValueError):
+    """A `since:` or `until:` value that is not a date; `value` is what the user wrote."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
 
 
 def parse_filters(words: list[str]) -> tuple[Filters, str]:
     """`since:`, `until:` and `source:` words anywhere in /ask's arguments, and the rest.
 
-    Raises CitebotError for a date it cannot read, which the user sees.
+    Raises BadDateError for a date it cannot read.
     """
     found: dict[str, str] = {}
     rest = []
@@ -273,12 +285,20 @@ def parse_filters(words: list[str]) -> tuple[Filters, str]:
             found[name.lower()] = value
         else:
             rest.append(word)
-    try:
-        since = date_bound(found["since"], end=False) if "since" in found else None
-        until = date_bound(found["until"], end=True) if "until" in found else None
-    except ValueError as exc:
-        raise CitebotError(str(exc)) from None
-    return Filters(since, until, found.get("source")), " ".join(rest)
+    bounds: dict[str, str] = {}
+    for name in ("since", "until"):
+        if name in found:
+            try:
+                bounds[name] = date_bound(found[name], end=name == "until")
+            except ValueError:
+                raise BadDateError(found[name]) from None
+    return Filters(bounds.get("since"), bounds.get("until"), found.get("source")), " ".join(rest)
+
+
+def filter_words(filters: Filters) -> str:
+    """The filters as /ask words ("since:2021-05-01 source:reuters"), the same in any language."""
+    named = (("since", filters.since), ("until", filters.until), ("source", filters.source))
+    return " ".join(f"{name}:{value}" for name, value in named if value)
 
 
 async def _send(

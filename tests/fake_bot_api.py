@@ -154,17 +154,23 @@ class FakeBotApi:
         first_name: str = "Tester",
         reply_to_message_id: int | None = None,
         chat_title: str | None = None,
+        language_code: str | None = None,
     ) -> int:
-        """Queue a user's text message, with the entities Telegram adds; returns update_id."""
+        """Queue a user's text message, with the entities Telegram adds; returns update_id.
+
+        `language_code` sets the language of the user's app, for this and later updates.
+        """
         if chat_type not in ("private", "group", "supergroup"):
             raise ValueError(f"chat_type {chat_type!r}: only private, group and supergroup")
         if user_id is None:
             if chat_type != "private":
                 raise ValueError("user_id is required for group chats")
             user_id = chat_id
-        sender = {"id": user_id, "is_bot": False, "first_name": first_name}
-        sender.update(username=username or f"user{user_id}", language_code="en")
         with self._cond:
+            if language_code is not None:
+                self._state.languages[user_id] = language_code
+            sender = {**self._state.user(user_id), "first_name": first_name}
+            sender["username"] = username or sender["username"]
             if chat_type == "private":
                 chat = {k: sender[k] for k in ("first_name", "username")}
             else:

@@ -148,6 +148,7 @@ class BotState:
         self.dropped: list[dict[str, Any]] = []
         self.queries: dict[str, _Query] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self.languages: dict[int, str] = {}  # user id -> language_code of their app
         self.actions: collections.deque[ChatAction] = collections.deque(maxlen=log_limit)
         self.callback_answers: list[CallbackAnswer] = []
         self.inline_answers: list[InlineAnswer] = []
@@ -426,7 +427,7 @@ class BotState:
             "is_bot": False,
             "first_name": "Tester",
             "username": f"user{user_id}",
-            "language_code": "en",
+            "language_code": self.languages.get(user_id, "en"),
         }
 
 

@@ -16,12 +16,12 @@ from telegram_fixtures import replies, talk
 
 from bot.cli import main
 from bot.telegram_format import source_line
-from bot.telegram_handlers import parse_filters
+from bot.telegram_handlers import BadDateError, parse_filters
+from bot.telegram_phrases import ENGLISH
 from bot.terminal_format import format_answer
 from retrieval.embedding import embed_documents
 from retrieval.encoders import Encoder
 from retrieval.engine import Engine
-from retrieval.errors import CitebotError
 from retrieval.evaluation import rank_documents
 from retrieval.filters import Filters, date_bound
 from retrieval.fusion import METHODS, Fusion
@@ -171,7 +171,7 @@ def test_a_syndicated_story_shows_once_with_its_other_sources(
 
 def test_telegram_lists_the_other_sources(seed_engine: Engine) -> None:
     hit = seed_engine.search("Kerch Strait navigation", k=1).hits[0]
-    line = source_line(replace(hit, also_in=(Source("copy.txt", "copy.txt", "Copy"),)))
+    line = source_line(ENGLISH, replace(hit, also_in=(Source("copy.txt", "copy.txt", "Copy"),)))
     assert line.endswith("📎 also in: copy.txt")
 
 
@@ -226,8 +226,9 @@ def test_filter_words_in_a_telegram_question() -> None:
     filters, question = parse_filters(["since:2021-05", "ferries", "source:reuters", "today"])
     assert filters == Filters("2021-05-01", None, "reuters") and question == "ferries today"
     assert date_bound("2024-02", end=True) == "2024-02-29"
-    with pytest.raises(CitebotError, match="not a date"):
+    with pytest.raises(BadDateError) as bad:
         parse_filters(["until:yesterday", "ferries"])
+    assert bad.value.value == "yesterday"
 
 
 # --- the encoder ------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def test_the_bot_applies_filter_words_and_says_when_nothing_matches(
     async def scenario(application: Application) -> None:
         bot_api.push_message(chat, "/ask source:reuters how many troops left Crimea?")
         [nothing] = await replies(bot_api, chat, 1)
-        assert nothing.text == "No document matches these filters (source “reuters”)."
+        assert nothing.text == "No document matches these filters (source:reuters)."
         bot_api.push_message(chat, f"/ask source:{SEED_FILE[:8]} how many troops left Crimea?")
         answers = await replies(bot_api, chat, 2)
         assert "3,500 troops" in answers[-1].text

@@ -13,7 +13,7 @@ from fake_bot_api import FakeBotApi, StoredMessage
 from telegram.ext import Application
 from telegram_fixtures import bot_settings, corpus_with, make_engine, replies, talk, until
 
-from bot.telegram_texts import APOLOGY, COMMANDS, FORGOTTEN
+from bot.telegram_phrases import ENGLISH
 from retrieval.encoders import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine
 from retrieval.passages import PassageSettings
@@ -57,7 +57,7 @@ def test_private_question_gets_one_sourced_answer(bot_api: FakeBotApi, seed_engi
         assert all(len(data.encode()) <= 64 for data in buttons(answer).values())
 
     talk(bot_api, seed_engine, scenario)
-    assert bot_api.commands == list(COMMANDS)
+    assert bot_api.commands == list(ENGLISH.commands)
     assert bot_api.errors == []
 
 
@@ -137,7 +137,7 @@ def test_buttons_of_a_restarted_bot_are_answered_politely(
 
     talk(bot_api, seed_engine, ask)
     talk(bot_api, seed_engine, press)  # a new Application: it never saw that answer
-    assert [a.text for a in bot_api.callback_answers] == [FORGOTTEN] * 4
+    assert [a.text for a in bot_api.callback_answers] == [ENGLISH.forgotten] * 4
     [answer] = bot_api.messages(CHAT)
     assert answer.history == ()
     assert bot_api.errors == []
@@ -287,10 +287,9 @@ def test_failures_reach_the_user_briefly_and_the_log_fully(
         talk(bot_api, unindexed, no_index)
         talk(bot_api, seed_engine, broken)
     [missing] = bot_api.messages(CHAT)
-    assert missing.text.startswith("Sorry: no index in ")
-    assert "citebot index" in missing.text
+    assert missing.text == ENGLISH.not_indexed
     [apology] = bot_api.messages(CHAT + 1)
-    assert apology.text == APOLOGY
+    assert apology.text == ENGLISH.apology
     failure = next(r for r in caplog.records if r.exc_info and "failed" in r.getMessage())
     assert "the encoder fell over" in caplog.text
     assert failure.levelno == logging.ERROR

@@ -21,6 +21,7 @@ from bot.telegram_format import (
     shorten,
     source_line,
 )
+from bot.telegram_phrases import ENGLISH
 from bot.telegram_search import context_data, more_data, parse_data
 from bot.telegram_split import split_html
 from bot.telegram_texts import index_report_text, sources_text, status_text
@@ -55,13 +56,13 @@ def test_best_sentence_is_bold_and_everything_is_escaped() -> None:
 
 def test_source_line_names_title_file_date_and_a_link() -> None:
     assert (
-        source_line(hit("x"))
+        source_line(ENGLISH, hit("x"))
         == "📄 “Fish &amp; Chips &lt;b&gt;Guide&lt;/b&gt;” · doc.txt · 2021-05-25"
     )
-    linked = source_line(hit("x", url="https://example.org/a?b=1&c=2"))
+    linked = source_line(ENGLISH, hit("x", url="https://example.org/a?b=1&c=2"))
     assert linked.endswith('<a href="https://example.org/a?b=1&amp;c=2">link</a>')
     assert parse_html(linked)[1][-1]["url"] == "https://example.org/a?b=1&c=2"
-    not_a_link = source_line(hit("x", url="javascript:alert(1)", date=""))
+    not_a_link = source_line(ENGLISH, hit("x", url="javascript:alert(1)", date=""))
     assert not_a_link.endswith("· doc.txt · javascript:alert(1)") and "<a" not in not_a_link
 
 
@@ -70,28 +71,25 @@ def test_source_line_names_title_file_date_and_a_link() -> None:
     [(0.62, "strong match · 0.62"), (0.45, "good match · 0.45"), (0.2, "weak match · 0.20")],
 )
 def test_confidence_cue(score: float, cue: str) -> None:
-    assert confidence(score, threshold=0.4) == cue
+    assert confidence(ENGLISH, score, threshold=0.4) == cue
 
 
 def test_a_page_numbers_hits_and_marks_weak_answers() -> None:
     hits = tuple(hit(f"Passage number {n}.", score=0.3 - n / 100) for n in range(1, 6))
     weak = Answer("q", hits, answered=False, threshold=0.4)
-    [first] = format_page(weak, 0, 3)
+    [first] = format_page(ENGLISH, weak, 0, 3)
     text = visible(first)
     assert text.startswith("No passage matches this well.")
     assert [line[:2] for line in text.split("\n") if line[:1].isdigit()] == ["1.", "2.", "3."]
     assert text.count("weak match") == 3
-    [second] = format_page(weak, 3, 3)
+    [second] = format_page(ENGLISH, weak, 3, 3)
     assert visible(second).startswith("Passages 4–5\n\n4. Passage number 4.")
     assert "No passage matches" not in second
-    assert format_page(Answer("q", (), False, 0.4), 0, 3) == [
-        "Nothing is indexed yet. An admin can add documents and run /reindex."
-    ]
 
 
 def test_a_long_page_splits_between_hits() -> None:
     hits = tuple(hit(f"Hit {n}. " + "word " * 300, score=0.9) for n in range(5))
-    pages = format_page(Answer("q", hits, True, 0.4), 0, 5)
+    pages = format_page(ENGLISH, Answer("q", hits, True, 0.4), 0, 5)
     assert len(pages) >= 2
     for page in pages:
         text = visible(page)
@@ -105,7 +103,7 @@ def test_context_joins_overlapping_neighbours_once() -> None:
     target = Passage(2, "doc.txt", document[24:58], 24, 58, 1)
     after = Passage(3, "doc.txt", document[60:], 60, len(document), 2)
     found = Hit(target, SOURCE, 0.7, "Hit text is this.")
-    [html] = format_context(found, 2, [after, target, before])
+    [html] = format_context(ENGLISH, found, 2, [after, target, before])
     assert visible(html) == (
         "Context of passage 2 · 📄 “Fish & Chips <b>Guide</b>” · doc.txt · 2021-05-25\n\n"
         "First block ends here.\n\n"
@@ -117,10 +115,10 @@ def test_context_joins_overlapping_neighbours_once() -> None:
 
 def test_inline_results_fit_telegrams_limits() -> None:
     huge = hit("Words " * 2000, "Words Words", title="T" * 500, url="https://e.org/" + "x" * 900)
-    message = inline_message("q" * 1000, huge, 1, 0.4)
+    message = inline_message(ENGLISH, "q" * 1000, huge, 1, 0.4)
     assert utf16_len(visible(message)) <= 4096
-    assert len(inline_title(huge, 1, 0.4)) <= 100
-    assert inline_title(hit("x", score=0.1), 2, 0.4).endswith("(weak)")
+    assert len(inline_title(ENGLISH, huge, 1, 0.4)) <= 100
+    assert inline_title(ENGLISH, hit("x", score=0.1), 2, 0.4).endswith("(weak)")
     assert len(inline_description(huge)) <= 200
 
 
@@ -132,12 +130,12 @@ def test_shorten_counts_utf16_and_cuts_at_a_space() -> None:
 
 
 def test_keyboard_offers_context_per_passage_and_more_while_passages_remain() -> None:
-    first = answer_keyboard("k", hits=3, offset=0, page_size=3, total=9)
+    first = answer_keyboard(ENGLISH, "k", hits=3, offset=0, page_size=3, total=9)
     assert [[(b.text, b.callback_data) for b in row] for row in first.inline_keyboard] == [
         [("Context 1", "c:k:1"), ("Context 2", "c:k:2"), ("Context 3", "c:k:3")],
         [("More ▸", "m:k:3")],
     ]
-    last = answer_keyboard("k", hits=8, offset=6, page_size=3, total=8)
+    last = answer_keyboard(ENGLISH, "k", hits=8, offset=6, page_size=3, total=8)
     assert [[b.text for b in row] for row in last.inline_keyboard] == [["Context 7", "Context 8"]]
 
 
@@ -158,7 +156,7 @@ def test_reports_cap_long_lists() -> None:
         passages_total=99,
         seconds=1.25,
     )
-    [text] = index_report_text(report)
+    [text] = index_report_text(ENGLISH, report)
     plain = visible(text)
     assert "25 added, 0 updated, 1 removed, 0 unchanged, 1 skipped, 0 failed · 99 passages" in plain
     assert "new-9.txt and 15 more" in plain and "new-10.txt" not in plain
@@ -180,11 +178,11 @@ def test_sources_and_status_list_the_manifest() -> None:
     documents = {f"doc-{n:03}.txt": entry for n in range(60)}
     skipped = tuple(SkippedFile(f"bad-{n}.pdf", "empty") for n in range(12))
     manifest = Manifest("model-x", 384, "s", "2024-01-02T03:04:05", documents, skipped)
-    pages = sources_text(manifest)
+    pages = sources_text(ENGLISH, manifest)
     plain = "\n".join(visible(p) for p in pages)
     assert plain.startswith("60 documents, 120 passages\n• A & B — doc-000.txt · 2021-05-25")
     assert "doc-049.txt" in plain and "doc-050.txt" not in plain and "… and 10 more." in plain
-    [status] = status_text(manifest)
+    [status] = status_text(ENGLISH, manifest)
     plain = visible(status)
     assert "Model: model-x (384 dimensions)" in plain and "Skipped files: 12" in plain
     assert "• bad-9.pdf: empty\n… and 2 more." in plain

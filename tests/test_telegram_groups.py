@@ -9,7 +9,7 @@ from fake_bot_api import FakeBotApi
 from telegram.ext import Application
 from telegram_fixtures import bot_settings, corpus_with, make_engine, replies, talk, until
 
-from bot.telegram_texts import NOT_ADMIN, REFUSAL, REINDEXING, STALE
+from bot.telegram_phrases import ENGLISH
 from retrieval.encoders import Encoder
 from retrieval.engine import Engine
 
@@ -84,9 +84,9 @@ def test_strangers_get_one_short_refusal_and_nothing_from_the_corpus(
         assert "3,500 troops" in answer.text
     for chat in (22, -100600):
         [refusal] = bot_api.messages(chat)
-        assert refusal.text == REFUSAL
+        assert refusal.text == ENGLISH.refusal
     [button] = bot_api.callback_answers
-    assert (button.text, button.show_alert) == (REFUSAL, True)
+    assert (button.text, button.show_alert) == (ENGLISH.refusal, True)
     by_user = {a.params["inline_query_id"]: len(a.results) for a in bot_api.inline_answers}
     assert sorted(by_user.values()) == [0, 3]
     assert bot_api.errors == []
@@ -102,13 +102,13 @@ def test_reindex_is_for_admins_and_reports_what_changed(
     async def scenario(application: Application) -> None:
         bot_api.push_message(98, "/reindex")
         [refused] = await replies(bot_api, 98, 1)
-        assert refused.text == NOT_ADMIN
+        assert refused.text == ENGLISH.not_admin
         bot_api.push_message(99, WITHDRAWAL)
         [old] = await replies(bot_api, 99, 1)
         (corpus / "kitchen.txt").write_text(KITCHEN, encoding="utf-8")
         bot_api.push_message(99, "/reindex")
         working, report = (await replies(bot_api, 99, 3, timeout=60))[1:]
-        assert working.text == REINDEXING
+        assert working.text == ENGLISH.reindexing
         assert "1 added, 0 updated, 0 removed, 1 unchanged, 0 skipped" in report.text
         assert "Added: kitchen.txt" in report.text
         more = next(b["callback_data"] for b in old.reply_markup["inline_keyboard"][-1])
@@ -119,6 +119,6 @@ def test_reindex_is_for_admins_and_reports_what_changed(
         assert fresh.text.startswith("1. ") and "cold room" in fresh.text.split("\n\n2. ")[0]
 
     talk(bot_api, engine, scenario, settings)
-    assert [a.text for a in bot_api.callback_answers] == [STALE]
+    assert [a.text for a in bot_api.callback_answers] == [ENGLISH.stale]
     assert bot_api.messages(99)[0].history == ()  # the old answer was left as it was
     assert bot_api.errors == []
