@@ -193,6 +193,8 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
             min_score=settings.min_score,
             fusion=settings.fusion,
             lexical_weight=settings.lexical_weight,
+            reranker=settings.reranker,
+            rerank_depth=settings.rerank_depth,
         )
     )
 
@@ -319,6 +321,7 @@ def run_eval(args: argparse.Namespace, settings: Settings, _: Environment) -> in
         engine.encoder,
         engine.config.passages,
         engine.scoring,
+        reranker=engine.reranker,
         progress=sys.stderr.isatty(),
         cache=not args.no_cache,
     )

@@ -22,6 +22,7 @@ from typing import TypeVar
 from retrieval.encoders import DEFAULT_MODEL
 from retrieval.errors import CitebotError
 from retrieval.fusion import METHODS
+from retrieval.reranker import RERANK_DEPTH
 
 T = TypeVar("T")
 
@@ -47,6 +48,8 @@ class Settings:
     min_score: float | None = None
     fusion: str | None = None
     lexical_weight: float | None = None
+    reranker: str | None = None
+    rerank_depth: int = RERANK_DEPTH
     top_k: int = 3
     max_passage_tokens: int = 200
     telegram_token: str | None = None
@@ -75,6 +78,8 @@ class Settings:
             min_score=get("CITEBOT_MIN_SCORE", float, None),
             fusion=get("CITEBOT_FUSION", _fusion_method, None),
             lexical_weight=get("CITEBOT_LEXICAL_WEIGHT", _weight, None),
+            reranker=get("CITEBOT_RERANKER", str, None),
+            rerank_depth=get("CITEBOT_RERANK_DEPTH", _positive_int, defaults.rerank_depth),
             top_k=get("CITEBOT_TOP_K", top_k, defaults.top_k),
             max_passage_tokens=get(
                 "CITEBOT_MAX_PASSAGE_TOKENS", _positive_int, defaults.max_passage_tokens

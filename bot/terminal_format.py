@@ -31,7 +31,7 @@ def _hit_to_dict(hit: Hit, answer: Answer) -> dict[str, Any]:
         "text": hit.passage.text,
         "score": round(hit.score, 4),
         "weak": _weak(hit, answer),
-        "signals": {"dense": round(hit.dense, 4), "lexical": round(hit.lexical, 4)},
+        "signals": _signals(hit),
         "best_sentence": hit.best_sentence,
         "source": {
             **_source_to_dict(hit.source),
@@ -41,6 +41,14 @@ def _hit_to_dict(hit: Hit, answer: Answer) -> dict[str, Any]:
         },
         "also_in": [_source_to_dict(source) for source in hit.also_in],
     }
+
+
+def _signals(hit: Hit) -> dict[str, float]:
+    """The raw scores behind the hit: the signals, and the reranker's when one ran."""
+    signals = {"dense": round(hit.dense, 4), "lexical": round(hit.lexical, 4)}
+    if hit.rerank is not None:
+        signals["rerank"] = round(hit.rerank, 4)
+    return signals
 
 
 def _source_to_dict(source: Source) -> dict[str, Any]:

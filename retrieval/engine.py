@@ -18,6 +18,7 @@ from retrieval.filters import Filters
 from retrieval.indexer import IndexReport, index_corpus
 from retrieval.passages import PassageSettings
 from retrieval.records import Answer
+from retrieval.reranker import RERANK_DEPTH, Reranker
 from retrieval.search import Scoring, Searcher, default_scoring
 from retrieval.store import Manifest, StoredIndex, live_generation, load_index, read_manifest
 
@@ -33,6 +34,8 @@ class EngineConfig:
     min_score: float | None = None
     fusion: str | None = None
     lexical_weight: float | None = None
+    reranker: str | None = None  # a CrossEncoder's hub name or folder
+    rerank_depth: int = RERANK_DEPTH
 
 
 class Engine:
@@ -48,6 +51,7 @@ class Engine:
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._encoder = encoder
+        self._reranker: Reranker | None = None
         self._stored: StoredIndex | None = None
         self._unloadable: str | None = None
 
@@ -63,6 +67,16 @@ class Engine:
                     )
                 self._encoder = encoder
             return self._encoder
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The configured cross-encoder, loaded on first use; None when none is set."""
+        if self.config.reranker is None:
+            return None
+        with self._lock:
+            if self._reranker is None:
+                self._reranker = Reranker(self.config.reranker, self.config.rerank_depth)
+            return self._reranker
 
     def manifest(self) -> Manifest:
         """The live index's manifest, read without loading the model."""
@@ -85,7 +99,7 @@ class Engine:
     def searcher(self) -> Searcher:
         """A searcher over the live generation; hold it to finish a question on one index."""
         stored = self._live()  # before the encoder: a mismatch is told without a model load
-        return Searcher(stored.index, self.encoder, self.scoring)
+        return Searcher(stored.index, self.encoder, self.scoring, self.reranker)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> Answer:
         return self.searcher().search(query, k, filters=filters)

@@ -25,6 +25,7 @@ from retrieval.eval_cache import cache_folder, load_cached, save_cached
 from retrieval.index import PassageIndex
 from retrieval.passages import PassageSettings
 from retrieval.records import Document
+from retrieval.reranker import Reranker
 from retrieval.search import Scoring, Searcher
 
 RANK_DEPTH = 10
@@ -177,6 +178,7 @@ def evaluate(
     settings: PassageSettings,
     scoring: Scoring,
     *,
+    reranker: Reranker | None = None,
     progress: bool = False,
     cache: bool = True,
 ) -> EvalReport:
@@ -188,7 +190,7 @@ def evaluate(
     started = time.perf_counter()
     index, encoded = index_set(folder, eval_set, encoder, settings, cache=cache, progress=progress)
     index_seconds = time.perf_counter() - started
-    searcher = Searcher(index, encoder, scoring)
+    searcher = Searcher(index, encoder, scoring, reranker)
     started = time.perf_counter()
     rankings = {qid: rank_documents(searcher, text) for qid, text in eval_set.queries.items()}
     search_seconds = time.perf_counter() - started

@@ -61,7 +61,8 @@ class Hit:
 
     `score` is the calibrated confidence that "answered" and "weak" compare with the
     threshold; `dense` (cosine) and `lexical` (share of the query's BM25 evidence) are the
-    raw signal scores it was computed from, kept whatever fusion ordered the hits.
+    raw signal scores it was computed from, kept whatever fusion ordered the hits. `rerank`
+    is the optional cross-encoder's score, which reordered the best hits.
     """
 
     passage: Passage
@@ -72,6 +73,7 @@ class Hit:
     lexical: float = 0.0
     # Other documents carrying the same passage, or nearly (a syndicated story).
     also_in: tuple[Source, ...] = ()
+    rerank: float | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ A question goes to both signals, dense (the encoder and FAISS) and lexical (BM25
 the documents the news filters admit; every candidate either finds gets the other
 signal's score too, so fusion orders complete pairs. A passage that repeats one ranked
 above it, word for word or nearly (the same story syndicated with small edits), is folded
-into it and its document listed under "also in". A hit keeps its raw scores and a
-calibrated confidence beside them.
+into it and its document listed under "also in". An optional cross-encoder then reorders
+the best few. A hit keeps its raw scores and a calibrated confidence beside them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from retrieval.filters import Filters
 from retrieval.fusion import Fusion
 from retrieval.index import PassageIndex
 from retrieval.records import Answer, Hit, Passage
+from retrieval.reranker import Reranker
 from retrieval.sentences import split_sentences
 from retrieval.stemming import is_cyrillic
 
@@ -131,15 +132,23 @@ class Ranked(NamedTuple):
     dense: float
     lexical: float
     also_in: tuple[str, ...] = ()  # ids of documents with the same or nearly the same text
+    rerank: float | None = None  # the cross-encoder's score, when one reordered it
 
 
 class Searcher:
     """Answers questions from one loaded index with one encoder."""
 
-    def __init__(self, index: PassageIndex, encoder: Encoder, scoring: Scoring) -> None:
+    def __init__(
+        self,
+        index: PassageIndex,
+        encoder: Encoder,
+        scoring: Scoring,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.scoring = scoring
+        self.reranker = reranker
 
     def search(
         self, query: str, k: int = 5, *, explain: bool = True, filters: Filters | None = None
@@ -196,6 +205,7 @@ class Searcher:
             ranked.dense,
             ranked.lexical,
             tuple(sources[doc_id] for doc_id in ranked.also_in),
+            ranked.rerank,
         )
 
     def rank(
@@ -255,7 +265,24 @@ class Searcher:
                     )
                 ]
             )
-        return results
+        return results if self.reranker is None else self._rerank(cleaned, results)
+
+    def _rerank(self, queries: list[str], results: list[list[Ranked]]) -> list[list[Ranked]]:
+        """The first `depth` candidates of each question reordered by the cross-encoder,
+        every question's pairs in one batch."""
+        reranker = cast(Reranker, self.reranker)
+        pairs = [
+            (query, ranked.passage.text)
+            for query, found in zip(queries, results, strict=True)
+            for ranked in found[: reranker.depth]
+        ]
+        scores = iter(reranker.scores(pairs).tolist())
+        reordered = []
+        for found in results:
+            head = [ranked._replace(rerank=next(scores)) for ranked in found[: reranker.depth]]
+            head.sort(key=lambda ranked: cast(float, ranked.rerank), reverse=True)
+            reordered.append(head + found[reranker.depth :])
+        return reordered
 
     def _best_sentences(
         self, passages: list[list[Passage]], query_vectors: np.ndarray
