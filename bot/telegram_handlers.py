@@ -36,7 +36,7 @@ from bot.telegram_format import (
     shorten,
 )
 from bot.telegram_phrases import Phrases, phrases_for
-from bot.telegram_search import RecentAnswers, SearchBatcher, more_hits, neighbours, parse_data
+from bot.telegram_search import RecentAnswers, SearchBatcher, more_hits, parse_data
 from bot.telegram_texts import help_text, index_report_text, sources_text, start_text, status_text
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, IndexMissingError
@@ -186,7 +186,7 @@ async def show_context(update: Update, context: Context) -> None:
         return
     rank = parsed[2]
     hit = recent.answer.hits[rank - 1]
-    window = await asyncio.to_thread(neighbours, found.engine, recent, hit.passage)
+    window = await asyncio.to_thread(found.engine.neighbours, recent.answer, hit.passage)
     if window is None:
         await query.answer(texts.stale)
         return

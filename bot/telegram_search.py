@@ -4,8 +4,9 @@ Questions that arrive while a search runs wait for the next one and go to the en
 one `search_many` call, so under load the bot answers many questions per model call; the
 same question asked again on the same index is not searched twice. Buttons carry only a
 short key (callback data is limited to 64 bytes); the answer behind it is kept in a
-bounded LRU together with the index it came from, so a button from an older index or a
-forgotten answer is recognised and refused politely.
+bounded LRU, and the engine tells from the answer's index generation whether a button is
+from an older index. A forgotten or stale answer is refused politely. Nothing here holds
+an index: an old one is freed as soon as no search runs on it.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import itertools
 import logging
 import re
 import secrets
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from retrieval.engine import Engine
 from retrieval.filters import NO_FILTERS, Filters
-from retrieval.index import PassageIndex
-from retrieval.records import Answer, Passage
+from retrieval.records import Answer
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,10 @@ _CALLBACK = re.compile(r"([mc]):([\w-]{1,16}):(\d{1,4})")
 
 @dataclass(frozen=True)
 class Searched:
-    """An answer, the index object it was found in (a new index is a new object) and the
-    filters it was searched with."""
+    """An answer, the filters it was searched with, and how many passages its index held."""
 
     answer: Answer
-    index: PassageIndex
+    passages: int
     filters: Filters = NO_FILTERS
 
 
@@ -85,7 +83,12 @@ class SearchBatcher:
 
     def _search(self, queries: list[_Key]) -> list[Searched]:
         searcher = self._engine.searcher()
-        known = {q: s for q in queries if (s := self._recent.get(q)) and s.index is searcher.index}
+        generation = searcher.generation
+        known = {
+            q: s
+            for q in queries
+            if (s := self._recent.get(q)) and s.answer.generation == generation
+        }
         fresh = [key for key in queries if key not in known]
         if fresh:
             log.debug("searching %d questions (%d remembered)", len(fresh), len(known))
@@ -93,7 +96,7 @@ class SearchBatcher:
             group = [query for query, f in fresh if f == filters]
             answers = searcher.search_many(group, self._k, filters=filters)
             for query, answer in zip(group, answers, strict=True):
-                known[query, filters] = Searched(answer, searcher.index, filters)
+                known[query, filters] = Searched(answer, len(searcher.index), filters)
         for query in queries:
             self._recent[query] = known[query]
             self._recent.move_to_end(query)
@@ -108,7 +111,6 @@ class Recent:
 
     key: str
     answer: Answer
-    index: weakref.ReferenceType[PassageIndex]
     total: int  # hits the "More" button may page through
     filters: Filters = NO_FILTERS
 
@@ -122,8 +124,8 @@ class RecentAnswers:
 
     def add(self, searched: Searched, max_hits: int) -> Recent:
         key = secrets.token_urlsafe(6)
-        total = min(max_hits, len(searched.index))
-        recent = Recent(key, searched.answer, weakref.ref(searched.index), total, searched.filters)
+        total = min(max_hits, searched.passages)
+        recent = Recent(key, searched.answer, total, searched.filters)
         self._entries[key] = recent
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -151,26 +153,9 @@ def parse_data(data: str | None) -> tuple[str, str, int] | None:
 
 
 def more_hits(engine: Engine, recent: Recent, needed: int) -> Answer | None:
-    """The answer with up to `needed` hits, or None when the index has changed since.
-
-    Blocking (it may search): call it in a thread.
-    """
-    searcher = engine.searcher()
-    if recent.index() is not searcher.index:
-        return None
-    if len(recent.answer.hits) < min(needed, recent.total):
-        recent.answer = searcher.search(recent.answer.query, needed, filters=recent.filters)
-    return recent.answer
-
-
-def neighbours(engine: Engine, recent: Recent, passage: Passage) -> list[Passage] | None:
-    """The passage and the ones just before and after it in its document; None if stale."""
-    index = recent.index()
-    if index is None or index is not engine.searcher().index:
-        return None
-    passages = index.document_passages(passage.doc_id)
-    ids = [p.id for p in passages]
-    if passage.id not in ids:
-        return None
-    at = ids.index(passage.id)
-    return passages[max(at - 1, 0) : at + 2]
+    """The answer with up to `needed` hits (at most its total), or None when the index has
+    changed since. Blocking (it may search): call it in a thread."""
+    answer = engine.more(recent.answer, min(needed, recent.total), recent.filters)
+    if answer is not None:
+        recent.answer = answer
+    return answer

@@ -17,7 +17,7 @@ from retrieval.errors import CitebotError, IndexStoreError
 from retrieval.filters import Filters
 from retrieval.indexer import IndexReport, index_corpus
 from retrieval.passages import PassageSettings
-from retrieval.records import Answer
+from retrieval.records import Answer, Passage
 from retrieval.reranker import RERANK_DEPTH, Reranker
 from retrieval.search import Scoring, Searcher, default_scoring
 from retrieval.store import Manifest, StoredIndex, live_generation, load_index, read_manifest
@@ -99,10 +99,33 @@ class Engine:
     def searcher(self) -> Searcher:
         """A searcher over the live generation; hold it to finish a question on one index."""
         stored = self._live()  # before the encoder: a mismatch is told without a model load
-        return Searcher(stored.index, self.encoder, self.scoring, self.reranker)
+        return Searcher(stored.index, self.encoder, self.scoring, self.reranker, stored.generation)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> Answer:
         return self.searcher().search(query, k, filters=filters)
+
+    def more(self, answer: Answer, k: int, filters: Filters | None = None) -> Answer | None:
+        """`answer` with up to `k` hits, from the index that gave it; None once a newer
+        index serves (its passages and ranks may have changed)."""
+        searcher = self.searcher()
+        if searcher.generation != answer.generation:
+            return None
+        if len(answer.hits) >= k:
+            return answer
+        return searcher.search(answer.query, k, filters=filters)
+
+    def neighbours(self, answer: Answer, passage: Passage) -> list[Passage] | None:
+        """The passage and the ones just before and after it in its document, from the
+        index that gave `answer`; None once a newer index serves."""
+        searcher = self.searcher()
+        if searcher.generation != answer.generation:
+            return None
+        passages = searcher.index.document_passages(passage.doc_id)
+        ids = [p.id for p in passages]
+        if passage.id not in ids:
+            return None
+        at = ids.index(passage.id)
+        return passages[max(at - 1, 0) : at + 2]
 
     def _live(self) -> StoredIndex:
         """The loaded index, swapped for a newer generation once one is switched in on disk.

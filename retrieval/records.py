@@ -91,6 +91,9 @@ class Answer:
     calibrated: bool = True
     # The news filters in force, described ("since 2021-05-01"); "" without any.
     filters: str = ""
+    # The index generation that answered, so a later look at the same answer ("more", the
+    # context of a hit) can tell whether the index has changed since; "" outside a store.
+    generation: str = ""
 
 
 @dataclass(frozen=True)

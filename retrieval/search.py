@@ -144,11 +144,13 @@ class Searcher:
         encoder: Encoder,
         scoring: Scoring,
         reranker: Reranker | None = None,
+        generation: str = "",
     ) -> None:
         self.index = index
         self.encoder = encoder
         self.scoring = scoring
         self.reranker = reranker
+        self.generation = generation  # the stored generation `index` was loaded from
 
     def search(
         self, query: str, k: int = 5, *, explain: bool = True, filters: Filters | None = None
@@ -191,6 +193,7 @@ class Searcher:
                     threshold or 0.0,
                     calibrated=threshold is not None,
                     filters=described,
+                    generation=self.generation,
                 )
             )
         return answers

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from fake_bot_api import FakeBotApi
@@ -48,6 +50,24 @@ def test_new_generation_is_swapped_in_and_queries_in_flight_keep_theirs(
     (seed_corpus / "ferry.txt").unlink()
     serving.build_index()
     assert all(h.source.path != "ferry.txt" for h in serving.search(QUESTION).hits)
+
+
+def test_answers_outlive_their_index_and_know_it_is_stale(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    serving = engine_for(seed_corpus, tmp_path / "index", encoder)
+    serving.build_index()
+    old_index = weakref.ref(serving.searcher().index)
+    answer = serving.search(QUESTION, k=2)
+    assert serving.more(answer, 4) is not None and len(serving.more(answer, 4).hits) == 4
+    assert serving.neighbours(answer, answer.hits[0].passage)
+
+    (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY}", encoding="utf-8")
+    serving.build_index()
+    assert serving.more(answer, 4) is None
+    assert serving.neighbours(answer, answer.hits[0].passage) is None
+    gc.collect()
+    assert old_index() is None  # kept answers do not keep their index alive
 
 
 def test_a_new_generation_that_cannot_load_leaves_the_old_one_serving(
