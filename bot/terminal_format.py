@@ -7,13 +7,15 @@ way to the terminal; JSON needs no such care, `json.dumps` escapes control chara
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.printable import printable
-from retrieval.evaluation import EvalReport
-from retrieval.indexer import IndexReport
 from retrieval.records import Answer, Hit, Source
-from retrieval.store import Manifest
+
+if TYPE_CHECKING:  # importing them costs `ask` a third of a second
+    from retrieval.evaluation import EvalReport
+    from retrieval.indexer import IndexReport
+    from retrieval.store import Manifest
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:

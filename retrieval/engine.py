@@ -11,16 +11,26 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.encoders import Encoder, canonical_model_name, load_encoder
 from retrieval.errors import CitebotError, IndexStoreError
 from retrieval.filters import Filters
-from retrieval.indexer import IndexReport, index_corpus
 from retrieval.passages import PassageSettings
 from retrieval.records import Answer, Passage
 from retrieval.reranker import RERANK_DEPTH, Reranker
 from retrieval.search import Scoring, Searcher, default_scoring
-from retrieval.store import Manifest, StoredIndex, live_generation, load_index, read_manifest
+from retrieval.store import (
+    Manifest,
+    StoredIndex,
+    check_writable,
+    live_generation,
+    load_index,
+    read_manifest,
+)
+
+if TYPE_CHECKING:
+    from retrieval.indexer import IndexReport
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +96,9 @@ class Engine:
         self, *, rebuild: bool = False, progress: bool = False, allow_empty: bool = False
     ) -> IndexReport:
         """Index the corpus; searches pick up the new generation on their next call."""
+        from retrieval.indexer import index_corpus  # the readers: only indexing needs them
+
+        check_writable(self.config.index_dir)  # before loading, maybe building, the model
         return index_corpus(
             self.config.corpus,
             self.config.index_dir,
