@@ -68,17 +68,9 @@ def index_report_text(phrases: Phrases, report: IndexReport) -> list[str]:
     lines = []
     if report.rebuild_reason:
         lines.append(phrases.rebuilt.format(reason=escape(report.rebuild_reason)))
-    groups = (
-        report.added,
-        report.updated,
-        report.removed,
-        report.unchanged,
-        report.skipped,
-        report.failed,
-    )
     counts = ", ".join(
-        template.format(n=len(group))
-        for template, group in zip(phrases.report_counts, groups, strict=True)
+        template.format(n=len(paths))
+        for template, (_, paths) in zip(phrases.report_counts, report.tallies(), strict=True)
     )
     lines.append(
         phrases.indexed_in.format(

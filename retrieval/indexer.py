@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,19 +67,20 @@ class IndexReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
-    def counts(self) -> str:
-        """ "2 added, 0 updated, …": the same words in every face."""
-        return ", ".join(
-            f"{len(paths)} {label}"
-            for label, paths in (
-                ("added", self.added),
-                ("updated", self.updated),
-                ("removed", self.removed),
-                ("unchanged", self.unchanged),
-                ("skipped", self.skipped),
-                ("failed", self.failed),
-            )
+    def tallies(self) -> tuple[tuple[str, Sequence[object]], ...]:
+        """Each outcome with its files, in the order every face reports them."""
+        return (
+            ("added", self.added),
+            ("updated", self.updated),
+            ("removed", self.removed),
+            ("unchanged", self.unchanged),
+            ("skipped", self.skipped),
+            ("failed", self.failed),
         )
+
+    def counts(self) -> str:
+        """ "2 added, 0 updated, …": the same words in the terminal and the logs."""
+        return ", ".join(f"{len(paths)} {label}" for label, paths in self.tallies())
 
 
 def _previous(

@@ -272,24 +272,7 @@ class Searcher:
                     )
                 ]
             )
-        return results if self.reranker is None else self._rerank(cleaned, results)
-
-    def _rerank(self, queries: list[str], results: list[list[Ranked]]) -> list[list[Ranked]]:
-        """The first `depth` candidates of each question reordered by the cross-encoder,
-        every question's pairs in one batch."""
-        reranker = cast(Reranker, self.reranker)
-        pairs = [
-            (query, ranked.passage.text)
-            for query, found in zip(queries, results, strict=True)
-            for ranked in found[: reranker.depth]
-        ]
-        scores = iter(reranker.scores(pairs).tolist())
-        reordered = []
-        for found in results:
-            head = [ranked._replace(rerank=next(scores)) for ranked in found[: reranker.depth]]
-            head.sort(key=lambda ranked: cast(float, ranked.rerank), reverse=True)
-            reordered.append(head + found[reranker.depth :])
-        return reordered
+        return results if self.reranker is None else _rerank(self.reranker, cleaned, results)
 
     def _best_sentences(
         self, passages: list[list[Passage]], query_vectors: np.ndarray
@@ -320,6 +303,25 @@ class Searcher:
                     picked.append(sentences[0])
             best.append(picked)
         return best
+
+
+def _rerank(
+    reranker: Reranker, queries: list[str], results: list[list[Ranked]]
+) -> list[list[Ranked]]:
+    """The first `depth` candidates of each question reordered by the cross-encoder, every
+    question's pairs in one batch."""
+    pairs = [
+        (query, ranked.passage.text)
+        for query, found in zip(queries, results, strict=True)
+        for ranked in found[: reranker.depth]
+    ]
+    scores = iter(reranker.scores(pairs).tolist())
+    reordered = []
+    for found in results:
+        head = [ranked._replace(rerank=next(scores)) for ranked in found[: reranker.depth]]
+        head.sort(key=lambda ranked: cast(float, ranked.rerank), reverse=True)
+        reordered.append(head + found[reranker.depth :])
+    return reordered
 
 
 def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str, ...]]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fake_bot_api import FakeBotApi
 
+from bot.cli import main
 from retrieval.encoders import DEFAULT_MODEL, Encoder, load_encoder
 from retrieval.engine import Engine, EngineConfig
 from retrieval.passages import PassageSettings
@@ -61,3 +62,14 @@ def bot_api() -> Iterator[FakeBotApi]:
     """A strict fake Telegram Bot API on 127.0.0.1 (tests/fake_bot_api.py), privacy mode on."""
     with FakeBotApi() as fake:
         yield fake
+
+
+@pytest.fixture
+def indexed(seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Command-line options for a freshly indexed copy of the seed corpus."""
+    options = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
+    code = main(["index", *options])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "1 added" in out
+    return options

@@ -23,16 +23,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-@pytest.fixture
-def indexed(seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    """Common options for a freshly indexed copy of the seed corpus."""
-    options = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
-    code, out, _ = run_cli(capsys, "index", *options)
-    assert code == 0
-    assert "1 added" in out
-    return options
-
-
 def test_help_is_instant_and_loads_no_model() -> None:
     probe = (
         "import sys; from bot.cli import main\n"

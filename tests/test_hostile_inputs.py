@@ -224,13 +224,6 @@ def test_escape_sequences_reach_the_terminal_made_visible(
 # --- 4. invalid UTF-8 on the command line and on stdin -----------------------------------
 
 
-@pytest.fixture
-def indexed(seed_corpus: Path, tmp_path: Path, capsys) -> list[str]:
-    opts = options(seed_corpus, tmp_path / "index")
-    assert run_cli(capsys, "index", *opts)[0] == 0
-    return opts
-
-
 def test_invalid_utf8_in_an_argument_is_replaced_and_reported(indexed: list[str]) -> None:
     result = subprocess.run(
         [str(CITEBOT), "ask", b"How many troops did Russia withdraw \xff from Crimea?", *indexed],

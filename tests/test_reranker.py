@@ -76,14 +76,14 @@ def test_the_reranker_reorders_the_best_candidates_and_keeps_their_confidence(
 
 
 def test_the_setting_turns_it_on_in_the_cli(
-    indexed_seed: list[str],
+    indexed: list[str],
     cross_encoder: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CITEBOT_RERANKER", str(cross_encoder))
     monkeypatch.setenv("CITEBOT_RERANK_DEPTH", "3")
-    assert main(["ask", "--json", "--k", "4", QUESTION, *indexed_seed]) == 0
+    assert main(["ask", "--json", "--k", "4", QUESTION, *indexed]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     reranks = [hit["signals"].get("rerank") for hit in hits]
     assert all(isinstance(score, float) for score in reranks[:3]) and reranks[3] is None
@@ -92,25 +92,15 @@ def test_the_setting_turns_it_on_in_the_cli(
 
 
 def test_a_reranker_that_cannot_load_is_one_clear_line(
-    indexed_seed: list[str],
+    indexed: list[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CITEBOT_RERANKER", str(tmp_path / "no-such-model"))
-    assert main(["ask", QUESTION, *indexed_seed]) == 1
+    assert main(["ask", QUESTION, *indexed]) == 1
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("citebot: cannot load the reranker ") and err.count("\n") == 1
     with pytest.raises(EncoderError, match="CITEBOT_RERANKER"):
         Reranker("someone/not-a-model")
-
-
-@pytest.fixture
-def indexed_seed(
-    seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> list[str]:
-    options = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
-    assert main(["index", *options]) == 0
-    capsys.readouterr()
-    return options
