@@ -77,7 +77,7 @@ def bare_encoder_rate(model: str, index_dir: Path) -> float:
 
     encoder = load_encoder(model)
     index = load_index(index_dir, model=encoder.name, passage_settings=None).index
-    texts = [titled_text(index.sources[p.doc_id].title, p.text) for p in index.passages.values()]
+    texts = [titled_text(index.sources[p.doc_id].title, p.text) for p in index.iter_passages()]
     encoder.encode_passages(texts[:8])  # warm
     started = time.perf_counter()
     encode_in_batches(encoder.encode_passages, texts, dim=encoder.dim)

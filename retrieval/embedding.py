@@ -1,31 +1,33 @@
-"""Documents → passages with vectors in a PassageIndex, reusing vectors already computed."""
+"""Documents → the rows of a new segment: passages, their vectors and term counts.
+
+A passage whose title and text were embedded before, in any segment of the index being
+updated, takes its vector from there, so renames, copies and unchanged passages of an
+edited file encode nothing.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from retrieval.encoders import Encoder, encode_in_batches
 from retrieval.index import PassageIndex
+from retrieval.lexical import TermCounts
 from retrieval.passages import PassageSettings, split_passages
-from retrieval.records import Document, Passage, Source, titled_text
+from retrieval.records import Document, Passage, titled_text
+from retrieval.segment import SegmentRows, text_key
 
 
-def _text_key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+@dataclass(frozen=True)
+class Embedded:
+    """Documents cut and embedded: `rows` holds their passages document after document."""
 
-
-@dataclass
-class _Pending:
-    """Documents whose passages still need vectors, gathered so encoding runs in big batches."""
-
-    sources: list[Source] = field(default_factory=list)
-    passages: list[list[Passage]] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
-    missing: list[tuple[int, int, str]] = field(default_factory=list)  # (doc, row, text)
+    rows: SegmentRows
+    counts: tuple[int, ...]  # passages per document, in the documents' order
+    encoded: int
+    reused: int
 
 
 def embed_documents(
@@ -33,44 +35,33 @@ def embed_documents(
     encoder: Encoder,
     settings: PassageSettings,
     *,
-    into: PassageIndex,
     reuse_from: PassageIndex | None = None,
     progress: bool = False,
-) -> tuple[int, int]:
-    """Cut, encode and add documents to `into`; returns (passages encoded, passages reused)."""
-    known: dict[bytes, int] = {}
-    if reuse_from is not None:
-        for passage in reuse_from.passages.values():
-            title = reuse_from.sources[passage.doc_id].title
-            known[_text_key(titled_text(title, passage.text))] = passage.id
-    pending = _Pending()
-    reused = 0
-    for number, document in enumerate(documents):
-        passages = split_passages(document, encoder.count_tokens, settings)
-        vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
-        for row, passage in enumerate(passages):
-            text = titled_text(document.title, passage.text)
-            old_id = known.get(_text_key(text))
-            if old_id is not None and reuse_from is not None:
-                vectors[row] = reuse_from.vectors([old_id])[0]
-                reused += 1
-            else:
-                pending.missing.append((number, row, text))
-        pending.sources.append(
-            Source(document.doc_id, document.path, document.title, document.date, document.url)
-        )
-        pending.passages.append(passages)
-        pending.vectors.append(vectors)
-    fresh = encode_in_batches(
-        encoder.encode_passages,
-        [text for _, _, text in pending.missing],
-        dim=encoder.dim,
-        progress=progress,
+) -> Embedded:
+    """Cut and encode documents, taking vectors already computed from `reuse_from`."""
+    passages: list[Passage] = []
+    texts: list[str] = []
+    counts = []
+    for document in documents:
+        cut = split_passages(document, encoder.count_tokens, settings)
+        passages.extend(cut)
+        texts.extend(titled_text(document.title, p.text) for p in cut)
+        counts.append(len(cut))
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    missing = np.ones(len(texts), dtype=bool)
+    if reuse_from is not None and texts:
+        keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
+        for segment in reuse_from.segments:
+            wanted = np.flatnonzero(missing)
+            if not len(wanted):
+                break
+            rows = segment.rows_with_keys(keys[wanted])
+            found = rows >= 0
+            vectors[wanted[found]] = segment.vectors[rows[found]]
+            missing[wanted[found]] = False
+    todo = np.flatnonzero(missing)
+    vectors[todo] = encode_in_batches(
+        encoder.encode_passages, [texts[i] for i in todo], dim=encoder.dim, progress=progress
     )
-    for (number, row, _), vector in zip(pending.missing, fresh, strict=True):
-        pending.vectors[number][row] = vector
-    for source, passages, vectors in zip(
-        pending.sources, pending.passages, pending.vectors, strict=True
-    ):
-        into.add_document(source, passages, vectors)
-    return len(pending.missing), reused
+    rows = SegmentRows(passages, texts, vectors, TermCounts.build(texts))
+    return Embedded(rows, tuple(counts), len(todo), len(texts) - len(todo))

@@ -144,8 +144,10 @@ class Engine:
         """The loaded index, swapped for a newer generation once one is switched in on disk.
 
         Whoever wrote it (this process's `build_index`, `citebot watch`, another `citebot
-        index`), the swap happens here; a new generation that fails to load is logged and
-        the one already loaded keeps serving.
+        index`), the swap happens here, in the first search that sees it; searches arriving
+        meanwhile keep the index already loaded rather than wait. A new generation that fails
+        to load is logged and the one already loaded keeps serving. Segments the two share
+        are not opened again, and the old generation is released with its last searcher.
         """
         with self._lock:
             stored = self._stored
@@ -154,7 +156,9 @@ class Engine:
             live = live_generation(self.config.index_dir)
             if stored is not None and live in (stored.generation, self._unloadable):
                 return stored
-            with self._load_lock:
+            if not self._load_lock.acquire(blocking=stored is None):
+                return stored  # another search is loading it
+            try:
                 with self._lock:
                     stored = self._stored
                 if stored is not None and stored.generation == live:
@@ -163,7 +167,10 @@ class Engine:
                     self.config.index_dir,
                     model=self.model_name,
                     passage_settings=self.config.passages.fingerprint(),
+                    open_segments={s.name: s for s in stored.index.segments} if stored else None,
                 )
+            finally:
+                self._load_lock.release()
         except IndexStoreError as exc:
             if stored is None:
                 raise

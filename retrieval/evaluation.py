@@ -3,30 +3,34 @@
     corpus.jsonl  {"_id", "title", "text"}     queries.jsonl  {"_id", "text"}
     qrels/test.tsv  query-id <TAB> corpus-id <TAB> score   (with a header line)
 
-The corpus goes through the product's own pipeline (cleaning, passages, encoder, FAISS,
-BM25) and every question through `Searcher.rank`, the ranking users get; a document cut
-into several passages is ranked once, at its best passage.
+The corpus goes through the product's own pipeline (cleaning, passages, encoder, the
+segment store with its BM25 counts) and every question through `Searcher.rank`, the
+ranking users get; a document cut into several passages is ranked once, at its best
+passage.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.documents import document_from_text
-from retrieval.embedding import embed_documents
 from retrieval.encoders import Encoder
 from retrieval.errors import DocumentError, EvalSetError
-from retrieval.eval_cache import cache_folder, load_cached, save_cached
+from retrieval.eval_cache import cache_folder
 from retrieval.index import PassageIndex
+from retrieval.indexer import index_documents
 from retrieval.passages import PassageSettings
 from retrieval.records import Document
 from retrieval.reranker import Reranker
 from retrieval.search import Scoring, Searcher
+from retrieval.store import load_index
 
 RANK_DEPTH = 10
 # Candidates per signal: several passages of one document must still leave 10 documents.
@@ -151,25 +155,21 @@ def index_set(
     cache: bool = True,
     progress: bool = False,
 ) -> tuple[PassageIndex, int]:
-    """The set's passages embedded and indexed (BM25 too), and how many were encoded.
+    """The set's passages indexed in a store of their own, and how many were encoded.
 
-    With `cache`, vectors from an earlier run on the same set and model are reused, and
-    newly encoded ones are kept for the next run.
+    With `cache`, the store is kept in the user's cache folder, so the next run on the same
+    set and model encodes only what changed; without, it is built in a temporary folder
+    and deleted once open (the open segments stay readable).
     """
-    cached = cache_folder(folder, encoder.name, settings.fingerprint()) if cache else None
-    index = PassageIndex(encoder.dim)
-    encoded, _ = embed_documents(
-        eval_set.documents,
-        encoder,
-        settings,
-        into=index,
-        reuse_from=load_cached(cached, encoder.dim) if cached else None,
-        progress=progress,
-    )
-    index.lexical  # noqa: B018 (built now, so its cost counts as indexing)
-    if cached and encoded:
-        save_cached(cached, index)
-    return index, encoded
+    fingerprint = settings.fingerprint()
+    root = cache_folder(folder, encoder.name, fingerprint) if cache else Path(tempfile.mkdtemp())
+    try:
+        report = index_documents(root, eval_set.documents, encoder, settings, progress=progress)
+        index = load_index(root, model=encoder.name, passage_settings=fingerprint).index
+    finally:
+        if not cache:
+            shutil.rmtree(root, ignore_errors=True)
+    return index, report.passages_encoded
 
 
 def evaluate(

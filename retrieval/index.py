@@ -1,122 +1,204 @@
-"""The in-memory passage index: a FAISS inner-product index keyed by stable passage ids."""
+"""One generation of the index as searched: the live rows of its segments, end to end.
+
+A generation is a set of segments (retrieval/segment.py) and, for each document, the run
+of rows that holds its passages; every other row is dead (a document edited or deleted
+since the segment was written). Vectors, ids and term counts stay memory-mapped in the
+segments; a passage's text is read from its segment when a search needs it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
+from retrieval.ann import search_graph, worth_graph
 from retrieval.lexical import LexicalIndex
-from retrieval.records import Passage, Source, titled_text
+from retrieval.records import Passage, Source
+from retrieval.segment import Segment
+
+_CACHED_PASSAGES = 4096  # candidates recur across questions; each is a SQLite read
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """Where a document's passages are: `count` rows of `segment` from `first`."""
+
+    segment: str
+    first: int
+    count: int
 
 
 class PassageIndex:
-    """Vectors in FAISS (exact inner product), a BM25 index, passages and their sources.
+    """Search and look-ups over one generation; immutable, shared between threads."""
 
-    Ids are the passages' own stable ids, so an id found by FAISS is looked up directly.
-    The BM25 index is rebuilt on first use after a change (or loaded with a generation).
-    """
-
-    def __init__(self, dim: int, faiss_index: faiss.Index | None = None) -> None:
-        # A flat search for a handful of queries is over in milliseconds on one thread; more
-        # OpenMP threads only fight torch for the same cores (2-core laptop: 16 ms vs 94 ms).
-        faiss.omp_set_num_threads(1)
-        self.dim = dim
-        self._faiss = faiss_index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self.passages: dict[int, Passage] = {}
-        self.sources: dict[str, Source] = {}
-        self._ids_by_doc: dict[str, list[int]] = {}
-        self._lexical: LexicalIndex | None = None
-
-    @classmethod
-    def restore(
-        cls,
+    def __init__(
+        self,
         dim: int,
-        faiss_index: faiss.Index,
-        sources: Iterable[Source],
-        passages: Iterable[Passage],
-        lexical: LexicalIndex | None = None,
-    ) -> PassageIndex:
-        """Rebuild the lookup tables around a FAISS index (and BM25 index) read from disk."""
-        index = cls(dim, faiss_index)
-        index.sources = {s.doc_id: s for s in sources}
-        for passage in passages:
-            index.passages[passage.id] = passage
-            index._ids_by_doc.setdefault(passage.doc_id, []).append(passage.id)
-        index._lexical = lexical
-        return index
-
-    @property
-    def lexical(self) -> LexicalIndex:
-        if self._lexical is None:
-            self._lexical = LexicalIndex.build(
-                (p.id, titled_text(self.sources[p.doc_id].title, p.text))
-                for p in self.passages.values()
-            )
-        return self._lexical
+        segments: Sequence[Segment],
+        documents: Mapping[str, DocumentRows],
+        sources: Mapping[str, Source],
+    ) -> None:
+        self.dim = dim
+        self.segments = list(segments)
+        self.sources = dict(sources)
+        self._offsets = np.cumsum([0, *(s.rows for s in self.segments)]).astype(np.int64)
+        offset_of = {s.name: int(o) for s, o in zip(self.segments, self._offsets, strict=False)}
+        self._ids = (
+            np.concatenate([s.ids for s in self.segments])
+            if self.segments
+            else np.zeros(0, dtype=np.int64)
+        )
+        self.live = np.zeros(len(self._ids), dtype=bool)
+        self._doc_rows: dict[str, range] = {}
+        for doc_id, rows in documents.items():
+            if not rows.count:
+                continue
+            first = offset_of[rows.segment] + rows.first
+            if rows.first < 0 or first + rows.count > offset_of[rows.segment] + self._rows_in(
+                rows.segment
+            ):
+                raise ValueError(f"{doc_id} points past the end of segment {rows.segment}")
+            self._doc_rows[doc_id] = range(first, first + rows.count)
+            self.live[first : first + rows.count] = True
+        live_rows = np.flatnonzero(self.live)
+        order = np.argsort(self._ids[live_rows], kind="stable")
+        self._sorted_ids = self._ids[live_rows][order]
+        self._sorted_rows = live_rows[order]
+        self.lexical = LexicalIndex([s.terms for s in self.segments], self._offsets[:-1], self.live)
+        self._cache: OrderedDict[int, Passage] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.passages)
+        return len(self._sorted_ids)
 
-    @property
-    def faiss_index(self) -> faiss.Index:
-        return self._faiss
+    def _rows_in(self, segment_name: str) -> int:
+        return next(s.rows for s in self.segments if s.name == segment_name)
 
-    def add_document(
-        self, source: Source, passages: Sequence[Passage], vectors: np.ndarray
-    ) -> None:
-        """Add one document's passages, replacing whatever that document had before."""
-        if len(passages) != len(vectors):
-            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-        self.remove_document(source.doc_id)
-        self._lexical = None
-        self.sources[source.doc_id] = source
-        self._ids_by_doc[source.doc_id] = [p.id for p in passages]
-        if passages:
-            ids = np.fromiter((p.id for p in passages), dtype=np.int64, count=len(passages))
-            self._faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-            self.passages.update((p.id, p) for p in passages)
+    # --- rows and ids ---------------------------------------------------------------------
 
-    def remove_document(self, doc_id: str) -> None:
-        ids = self._ids_by_doc.pop(doc_id, [])
-        self._lexical = None
-        if ids:
-            self._faiss.remove_ids(np.asarray(ids, dtype=np.int64))
-            for pid in ids:
-                del self.passages[pid]
-        self.sources.pop(doc_id, None)
+    def rows_of(self, ids: Iterable[int]) -> np.ndarray:
+        """The row of each live passage id; -1 for an id this generation does not hold."""
+        wanted = np.fromiter(ids, dtype=np.int64)
+        if not len(self._sorted_ids):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_ids, wanted), len(self._sorted_ids) - 1)
+        return np.where(self._sorted_ids[at] == wanted, self._sorted_rows[at], -1)
 
-    def passage_ids(self, doc_ids: Iterable[str]) -> np.ndarray:
-        """The ids of these documents' passages."""
-        ids = [pid for doc_id in doc_ids for pid in self._ids_by_doc.get(doc_id, [])]
-        return np.asarray(ids, dtype=np.int64)
+    def id_at(self, row: int) -> int:
+        return int(self._ids[row])
+
+    def document_rows(self, doc_id: str) -> range:
+        return self._doc_rows.get(doc_id, range(0))
+
+    def selection(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """A mask over rows: the passages of these documents."""
+        mask = np.zeros(len(self.live), dtype=bool)
+        for doc_id in doc_ids:
+            rows = self.document_rows(doc_id)
+            mask[rows.start : rows.stop] = True
+        return mask
+
+    # --- passages and vectors -------------------------------------------------------------
+
+    def passages(self, ids: Sequence[int]) -> list[Passage]:
+        """The passages with these ids, in this order. Raises KeyError for an unknown id."""
+        rows = self.rows_of(ids)
+        if len(rows) and rows.min() < 0:
+            raise KeyError(int(np.asarray(ids)[rows < 0][0]))
+        return self.passages_at(rows.tolist())
+
+    def passages_at(self, rows: Sequence[int]) -> list[Passage]:
+        with self._cache_lock:
+            found = {row: self._cache[row] for row in rows if row in self._cache}
+        missing = [row for row in dict.fromkeys(rows) if row not in found]
+        segment_of = np.searchsorted(self._offsets, missing, side="right") - 1
+        by_segment: dict[int, list[int]] = {}
+        for row, number in zip(missing, segment_of.tolist(), strict=True):
+            by_segment.setdefault(number, []).append(row)
+        for number, global_rows in by_segment.items():
+            offset = int(self._offsets[number])
+            local = [row - offset for row in global_rows]
+            fetched = self.segments[number].passages(local)
+            found.update(zip(global_rows, fetched, strict=True))
+        with self._cache_lock:
+            for row in missing:
+                self._cache[row] = found[row]
+            while len(self._cache) > _CACHED_PASSAGES:
+                self._cache.popitem(last=False)
+        return [found[row] for row in rows]
 
     def document_passages(self, doc_id: str) -> list[Passage]:
-        return [self.passages[pid] for pid in self._ids_by_doc.get(doc_id, [])]
+        return self.passages_at(list(self.document_rows(doc_id)))
+
+    def iter_passages(self) -> Iterator[Passage]:
+        """Every live passage, document by document (read from disk as it goes)."""
+        for doc_id in self.sources:
+            yield from self.document_passages(doc_id)
+
+    def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        segment_of = np.searchsorted(self._offsets, rows, side="right") - 1
+        for at, (row, number) in enumerate(zip(rows, segment_of.tolist(), strict=True)):
+            out[at] = self.segments[number].vectors[row - int(self._offsets[number])]
+        return out
 
     def vectors(self, ids: Iterable[int]) -> np.ndarray:
-        """Stored vectors of these passages, in this order, for reuse without re-encoding."""
-        id_list = list(ids)
-        if not id_list:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._faiss.reconstruct(int(pid)) for pid in id_list])
+        """Stored vectors of these live passages, in this order."""
+        return self.vectors_at(self.rows_of(ids).tolist())
+
+    # --- search ---------------------------------------------------------------------------
 
     def search(
         self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[list[tuple[Passage, float]]]:
-        """Top-k passages per query vector, best first; only `allowed` ids when given."""
-        if not self.passages or k <= 0:
-            return [[] for _ in range(len(query_vectors))]
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        scores, ids = self._faiss.search(
-            np.ascontiguousarray(query_vectors, dtype=np.float32),
-            min(k, len(self.passages)),
-            params=params,
-        )
-        return [
-            [(self.passages[int(i)], float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
-            for row_s, row_i in zip(scores, ids, strict=True)
-        ]
+    ) -> list[list[tuple[int, float]]]:
+        """Top-k (row, cosine) per query vector, best first; only `allowed` rows when given.
+
+        Each segment is searched exactly, or through its HNSW graph when it has one and the
+        search is not confined to a small share of it; the best of all segments are kept.
+        """
+        queries = np.ascontiguousarray(query_vectors, dtype=np.float32)
+        mask = self.live if allowed is None else allowed & self.live
+        found_scores, found_rows = [], []
+        for segment, offset in zip(self.segments, self._offsets.tolist(), strict=False):
+            segment_mask = mask[offset : offset + segment.rows]
+            if k <= 0 or not segment_mask.any():
+                continue
+            if segment.approximate is not None and worth_graph(segment_mask):
+                scores, rows = search_graph(
+                    segment.approximate, segment.vectors, queries, k, segment_mask
+                )
+            else:
+                scores, rows = exact_search(segment.vectors, queries, k, segment_mask)
+            found_scores.append(scores)
+            found_rows.append(np.where(rows >= 0, rows + offset, -1))
+        if not found_scores:
+            return [[] for _ in range(len(queries))]
+        scores = np.concatenate(found_scores, axis=1)
+        rows = np.concatenate(found_rows, axis=1)
+        results = []
+        for row_scores, row_rows in zip(scores, rows, strict=True):
+            order = np.argsort(-row_scores, kind="stable")[:k]
+            results.append(
+                [(int(row_rows[i]), float(row_scores[i])) for i in order if row_rows[i] >= 0]
+            )
+        return results
+
+
+def exact_search(
+    vectors: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best rows of `mask` by inner product, per query: (scores, rows), -1 past the end."""
+    if mask.all():
+        rows = None
+        scores = queries @ np.asarray(vectors).T
+    else:
+        rows = np.flatnonzero(mask)
+        scores = queries @ np.asarray(vectors[rows]).T
+    k = min(k, scores.shape[1])
+    best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    best_scores = np.take_along_axis(scores, best, axis=1)
+    return best_scores, best if rows is None else rows[best]

@@ -1,9 +1,9 @@
-"""Build or update the index of a corpus folder.
+"""Build or update the index of a corpus folder (or of documents held in memory).
 
-Unchanged files (same size and mtime, or same content) keep their passages and vectors;
-a passage whose title and text were seen before reuses its vector, so renames and copies
-encode nothing. Whatever happens, the result is written as a new generation and the
-previous one keeps serving until the switch.
+Unchanged files (same size and mtime, or same content) keep the segment rows they have;
+the rest are cut, embedded (a passage whose title and text were seen before reuses its
+vector, so renames and copies encode nothing) and written as one new segment. The result
+is a new generation; the previous one keeps serving until the switch.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from retrieval.ann import APPROXIMATE_FROM
 from retrieval.changes import FileStamp
 from retrieval.corpus_files import check_inside, corpus_id
 from retrieval.documents import iter_corpus_files, load_document
@@ -28,11 +29,13 @@ from retrieval.errors import (
     IndexStoreError,
     RefusedDocumentError,
 )
-from retrieval.index import PassageIndex
 from retrieval.lock import index_lock
+from retrieval.merging import merge_segments, segments_to_merge
 from retrieval.passages import PassageSettings
 from retrieval.records import Document, SkippedFile
+from retrieval.segment import Segment, write_segment
 from retrieval.store import (
+    SEGMENTS,
     DocumentEntry,
     Manifest,
     StoredIndex,
@@ -40,7 +43,8 @@ from retrieval.store import (
     load_index,
     now_iso,
     read_manifest,
-    save_index,
+    save_generation,
+    segment_files,
 )
 
 log = logging.getLogger(__name__)
@@ -131,10 +135,8 @@ def index_corpus(
         report = IndexReport(rebuild_reason=reason)
         if reason:
             log.warning("rebuilding the whole index: %s", reason)
-        old_index = previous.index if previous else None
         old_docs = previous.manifest.documents if previous and not reason else {}
         started_ns = time.time_ns()
-        index = PassageIndex(encoder.dim)
         entries: dict[str, DocumentEntry] = {}
         to_embed: list[tuple[Document, FileStamp]] = []
         for path in iter_corpus_files(corpus):
@@ -156,11 +158,9 @@ def index_corpus(
                 else:  # keep what was indexed, and leave the stamp so the next run retries
                     report.failed.append(SkippedFile(doc_id, str(exc)))
                     log.warning("kept the previous version of %s: %s", doc_id, exc)
-                    _carry_over(doc_id, old_index, index)
                     entries[doc_id] = old
                 continue
             if old and (document is None or document.content_hash == old.content_hash):
-                _carry_over(doc_id, old_index, index)
                 entries[doc_id] = replace(
                     old,
                     size=stamp.size,
@@ -180,33 +180,108 @@ def index_corpus(
                 "To empty it, run `citebot index --allow-empty`",
                 len(indexed_before),
             )
-        report.passages_encoded, report.passages_reused = embed_documents(
-            [document for document, _ in to_embed],
-            encoder,
-            settings,
-            into=index,
-            reuse_from=old_index,
-            progress=progress,
-        )
-        for document, stamp in to_embed:
-            entries[document.doc_id] = _entry(document, stamp, index, started_ns)
         report.removed = sorted(set(old_docs) - set(entries))
-        report.passages_total = len(index)
-        manifest = Manifest(
-            model=encoder.name,
-            dim=encoder.dim,
-            passage_settings=settings.fingerprint(),
-            created_at=now_iso(),
-            documents=entries,
-            skipped=tuple(report.skipped),
-            failed=tuple(report.failed),
-        )
-        if previous is None or reason or _differs(previous.manifest, manifest):
-            report.generation = save_index(root, manifest, index)
-        else:
-            report.generation = previous.generation
+        _commit(root, previous, entries, to_embed, encoder, settings, report, started_ns, progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def index_documents(
+    root: Path,
+    documents: Sequence[Document],
+    encoder: Encoder,
+    settings: PassageSettings,
+    *,
+    progress: bool = False,
+) -> IndexReport:
+    """Bring the index in `root` up to date with documents held in memory (an evaluation
+    set's corpus): a document is unchanged when its content hash is."""
+    started = time.perf_counter()
+    with index_lock(root):
+        check_writable(root)
+        previous, reason = _previous(root, encoder, settings, rebuild=False)
+        report = IndexReport(rebuild_reason=reason)
+        old_docs = previous.manifest.documents if previous and not reason else {}
+        entries: dict[str, DocumentEntry] = {}
+        to_embed: list[tuple[Document, FileStamp]] = []
+        for document in documents:
+            old = old_docs.get(document.doc_id)
+            if old and old.content_hash == document.content_hash:
+                entries[document.doc_id] = old
+                report.unchanged.append(document.doc_id)
+            else:
+                to_embed.append((document, FileStamp(0, 0, 0)))
+                (report.updated if old else report.added).append(document.doc_id)
+        report.removed = sorted(set(old_docs) - set(entries))
+        _commit(
+            root, previous, entries, to_embed, encoder, settings, report, time.time_ns(), progress
+        )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _commit(
+    root: Path,
+    previous: StoredIndex | None,
+    entries: dict[str, DocumentEntry],
+    to_embed: list[tuple[Document, FileStamp]],
+    encoder: Encoder,
+    settings: PassageSettings,
+    report: IndexReport,
+    read_at_ns: int,
+    progress: bool,
+) -> None:
+    """Embed `to_embed` into a new segment, merge segments if due, and switch to a new
+    generation of `entries` plus those, unless nothing changed."""
+    embedded = embed_documents(
+        [document for document, _ in to_embed],
+        encoder,
+        settings,
+        reuse_from=previous.index if previous else None,
+        progress=progress,
+    )
+    report.passages_encoded, report.passages_reused = embedded.encoded, embedded.reused
+    segment = ""
+    if embedded.rows.passages:
+        big = len(embedded.rows.passages) >= APPROXIMATE_FROM
+        segment = write_segment(root, embedded.rows, build_approximate=big)
+    first_row = 0
+    for (document, stamp), count in zip(to_embed, embedded.counts, strict=True):
+        entries[document.doc_id] = _entry(document, stamp, segment, first_row, count, read_at_ns)
+        first_row += count
+    entries = _merged(root, previous, segment, entries)
+    report.passages_total = sum(entry.passages for entry in entries.values())
+    names = sorted({entry.segment for entry in entries.values() if entry.passages})
+    manifest = Manifest(
+        model=encoder.name,
+        dim=encoder.dim,
+        passage_settings=settings.fingerprint(),
+        created_at=now_iso(),
+        documents=entries,
+        skipped=tuple(report.skipped),
+        failed=tuple(report.failed),
+        segments={name: segment_files(root, name) for name in names},
+    )
+    if previous is None or report.rebuild_reason or _differs(previous.manifest, manifest):
+        report.generation = save_generation(root, manifest)
+    else:
+        report.generation = previous.generation
+
+
+def _merged(
+    root: Path, previous: StoredIndex | None, new_segment: str, entries: dict[str, DocumentEntry]
+) -> dict[str, DocumentEntry]:
+    """`entries`, with the segments that are due merged (retrieval/merging.py)."""
+    segments = {s.name: s for s in previous.index.segments} if previous else {}
+    if new_segment:
+        segments[new_segment] = Segment(root / SEGMENTS / new_segment)
+    names = segments_to_merge(entries, {name: s.rows for name, s in segments.items()})
+    if not names:
+        return entries
+    log.info("merging %d segments", len(names))
+    merged, moved = merge_segments(root, segments, names, entries)
+    log.info("merged into %s (%d documents)", merged, len(moved))
+    return {**entries, **moved}
 
 
 def _documents_in(root: Path) -> dict[str, DocumentEntry]:
@@ -218,7 +293,12 @@ def _documents_in(root: Path) -> dict[str, DocumentEntry]:
 
 
 def _entry(
-    document: Document, stamp: FileStamp, index: PassageIndex, read_at_ns: int
+    document: Document,
+    stamp: FileStamp,
+    segment: str,
+    first_row: int,
+    passages: int,
+    read_at_ns: int,
 ) -> DocumentEntry:
     return DocumentEntry(
         title=document.title,
@@ -226,9 +306,11 @@ def _entry(
         size=stamp.size,
         mtime_ns=stamp.mtime_ns,
         meta_mtime_ns=stamp.meta_mtime_ns,
-        passage_ids=tuple(p.id for p in index.document_passages(document.doc_id)),
         indexed_at=now_iso(),
         verified_ns=read_at_ns,
+        segment=segment if passages else "",
+        first_row=first_row,
+        passages=passages,
         date=document.date,
         url=document.url,
     )
@@ -237,10 +319,3 @@ def _entry(
 def _differs(old: Manifest, new: Manifest) -> bool:
     """True when anything but the creation time changed (an edit, a touched file, a new skip)."""
     return (old.documents, old.skipped, old.failed) != (new.documents, new.skipped, new.failed)
-
-
-def _carry_over(doc_id: str, old_index: PassageIndex, index: PassageIndex) -> None:
-    passages = old_index.document_passages(doc_id)
-    index.add_document(
-        old_index.sources[doc_id], passages, old_index.vectors(p.id for p in passages)
-    )

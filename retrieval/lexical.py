@@ -2,8 +2,12 @@
 
 Tokens are lower-cased words; Latin words go through the English Snowball stemmer and
 Cyrillic ones through the Russian one, or the Ukrainian suffix stripper in `stemming.py`
-when the text is Ukrainian. The index is a sparse passages × terms matrix of BM25 term
-weights (scipy), so a query costs one sum over a few columns.
+when the text is Ukrainian.
+
+Each segment of the store keeps only raw term counts (`TermCounts`, a rows × terms matrix
+in compressed columns); the statistics BM25 needs (how many live passages hold a term,
+their average length) are taken at query time over the live rows of every segment, so a
+segment is never rewritten when another changes, and the scores equal a fresh build's.
 
 A raw BM25 score only orders the passages of one query. Divided by the most any passage
 could score for that query (every query term present, with saturated frequency; a term the
@@ -16,8 +20,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,124 +30,183 @@ from retrieval.stemming import analyse
 
 K1 = 0.9
 B = 0.4
-LEXICAL_FILE = "lexical.npz"
 VOCABULARY_FILE = "vocabulary.json"
+# The compressed columns, one array a file so that each can be memory-mapped.
+TERM_FILES = ("terms.indptr.npy", "terms.rows.npy", "terms.counts.npy", "terms.lengths.npy")
 
 
 @dataclass
-class LexicalIndex:
-    """BM25 term weights of passages; rows follow `ids`, columns the vocabulary."""
+class TermCounts:
+    """How often each term occurs in each row of one segment.
 
-    ids: np.ndarray  # int64 passage ids, one per row
-    vocabulary: dict[str, int]
-    idf: np.ndarray  # float32, one per term
-    weights: object  # scipy.sparse.csc_matrix (rows × terms)
-    _rows: dict[int, int] = field(init=False, repr=False)
+    Column j's postings are `rows[indptr[j]:indptr[j + 1]]` with their `counts`; `lengths`
+    holds each row's number of terms.
+    """
+
+    terms: list[str]
+    indptr: np.ndarray  # int64, one more than terms
+    rows: np.ndarray  # int32
+    counts: np.ndarray  # float32
+    lengths: np.ndarray  # float32, one per row
 
     def __post_init__(self) -> None:
-        self._rows = {int(pid): row for row, pid in enumerate(self.ids)}
+        self._columns = {term: column for column, term in enumerate(self.terms)}
 
     @classmethod
-    def build(cls, passages: Iterable[tuple[int, str]]) -> LexicalIndex:
-        """Index (passage id, text) pairs."""
-        from scipy.sparse import csc_matrix
+    def build(cls, texts: Iterable[str]) -> TermCounts:
+        columns: dict[str, list[tuple[int, int]]] = {}
+        lengths = []
+        for row, text in enumerate(texts):
+            analysed = analyse(text)
+            lengths.append(len(analysed))
+            frequency: dict[str, int] = {}
+            for term in analysed:
+                frequency[term] = frequency.get(term, 0) + 1
+            for term, count in frequency.items():
+                columns.setdefault(term, []).append((row, count))
+        return cls.from_columns(columns, np.asarray(lengths, dtype=np.float32))
 
-        ids: list[int] = []
-        vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        columns: list[int] = []
-        counts: list[int] = []
-        lengths: list[int] = []
-        for row, (pid, text) in enumerate(passages):
-            ids.append(pid)
-            terms = analyse(text)
-            lengths.append(len(terms))
-            frequency: dict[int, int] = {}
-            for term in terms:
-                column = vocabulary.setdefault(term, len(vocabulary))
-                frequency[column] = frequency.get(column, 0) + 1
-            rows.extend([row] * len(frequency))
-            columns.extend(frequency)
-            counts.extend(frequency.values())
-        n = len(ids)
-        if not n:
-            empty = csc_matrix((0, 0), dtype=np.float32)
-            return cls(np.zeros(0, dtype=np.int64), {}, np.zeros(0, dtype=np.float32), empty)
-        tf = np.asarray(counts, dtype=np.float32)
-        column_index = np.asarray(columns, dtype=np.int64)
-        row_index = np.asarray(rows, dtype=np.int64)
-        document_frequency = np.bincount(column_index, minlength=len(vocabulary))
-        idf = np.log1p((n - document_frequency + 0.5) / (document_frequency + 0.5))
-        length = np.asarray(lengths, dtype=np.float32)
-        average = float(length.mean()) if n else 1.0
-        norm = K1 * (1 - B + B * length[row_index] / max(average, 1e-9))
-        data = idf[column_index] * tf * (K1 + 1) / (tf + norm)
-        weights = csc_matrix(
-            (data.astype(np.float32), (row_index, column_index)), shape=(n, len(vocabulary))
+    @classmethod
+    def from_columns(
+        cls, columns: dict[str, list[tuple[int, int]]], lengths: np.ndarray
+    ) -> TermCounts:
+        terms = list(columns)
+        sizes = np.fromiter((len(columns[t]) for t in terms), dtype=np.int64, count=len(terms))
+        indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        postings = [posting for term in terms for posting in columns[term]]
+        pairs = np.asarray(postings, dtype=np.int64).reshape(-1, 2)
+        return cls(
+            terms,
+            indptr,
+            pairs[:, 0].astype(np.int32),
+            pairs[:, 1].astype(np.float32),
+            lengths.astype(np.float32),
         )
-        return cls(np.asarray(ids, dtype=np.int64), vocabulary, idf.astype(np.float32), weights)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.lengths)
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rows, counts) of the rows that hold `term`, or None."""
+        column = self._columns.get(term)
+        if column is None:
+            return None
+        begin, end = int(self.indptr[column]), int(self.indptr[column + 1])
+        return self.rows[begin:end], self.counts[begin:end]
+
+    def select(self, kept: np.ndarray) -> dict[str, list[tuple[int, int]]]:
+        """The postings of rows `kept` (ascending), renumbered 0…len(kept)-1, by term."""
+        new_row = np.full(len(self), -1, dtype=np.int64)
+        new_row[kept] = np.arange(len(kept))
+        columns: dict[str, list[tuple[int, int]]] = {}
+        for column, term in enumerate(self.terms):
+            begin, end = int(self.indptr[column]), int(self.indptr[column + 1])
+            rows = new_row[self.rows[begin:end]]
+            alive = rows >= 0
+            if alive.any():
+                counts = self.counts[begin:end][alive].astype(np.int64)
+                columns[term] = list(zip(rows[alive].tolist(), counts.tolist(), strict=True))
+        return columns
+
+    def save(self, folder: Path) -> list[str]:
+        """Write the files; returns their names."""
+        arrays = (self.indptr, self.rows, self.counts, self.lengths)
+        for name, array in zip(TERM_FILES, arrays, strict=True):
+            np.save(folder / name, array)
+        (folder / VOCABULARY_FILE).write_text(json.dumps(self.terms, ensure_ascii=False), "utf-8")
+        return [*TERM_FILES, VOCABULARY_FILE]
+
+    @classmethod
+    def load(cls, folder: Path) -> TermCounts:
+        """Raises OSError or ValueError when the files are missing or damaged."""
+        indptr, rows, counts, lengths = (np.load(folder / n, mmap_mode="r") for n in TERM_FILES)
+        terms = json.loads((folder / VOCABULARY_FILE).read_text("utf-8"))
+        if not isinstance(terms, list) or len(indptr) != len(terms) + 1:
+            raise ValueError("the term counts do not match their vocabulary")
+        if len(rows) != len(counts) or (len(indptr) and int(indptr[-1]) != len(rows)):
+            raise ValueError("the term counts are damaged")
+        return cls(terms, indptr, rows, counts, lengths)
+
+
+def merge_columns(
+    parts: Sequence[dict[str, list[tuple[int, int]]]], sizes: Sequence[int]
+) -> dict[str, list[tuple[int, int]]]:
+    """Postings of several row ranges laid end to end (`sizes` rows each), by term."""
+    merged: dict[str, list[tuple[int, int]]] = {}
+    offset = 0
+    for columns, size in zip(parts, sizes, strict=True):
+        for term, postings in columns.items():
+            merged.setdefault(term, []).extend((row + offset, n) for row, n in postings)
+        offset += size
+    return merged
+
+
+class LexicalIndex:
+    """BM25 over the live rows of several segments, laid end to end as one row space."""
+
+    def __init__(
+        self, parts: Sequence[TermCounts], offsets: Sequence[int], live: np.ndarray
+    ) -> None:
+        self._parts = list(zip(parts, offsets, strict=True))
+        self._live = live
+        self._live_count = int(live.sum())
+        lengths = np.concatenate([part.lengths for part in parts]) if parts else np.zeros(0)
+        self._lengths = lengths.astype(np.float32)
+        self._average = float(lengths[live].mean()) if self._live_count else 1.0
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        """A one-segment index of `texts`, every row live (rows follow the texts)."""
+        return cls([TermCounts.build(texts)], [0], np.ones(len(texts), dtype=bool))
+
+    def __len__(self) -> int:
+        return self._live_count
 
     def scores(self, query: str) -> np.ndarray:
-        """Every passage's score for `query`, on the 0..1 scale described above."""
+        """Every row's score for `query`, on the 0..1 scale described above (0 if dead)."""
+        raw = np.zeros(len(self._live), dtype=np.float32)
         terms = set(analyse(query))
-        if not terms or not len(self.ids):
-            return np.zeros(len(self.ids), dtype=np.float32)
-        known = [self.vocabulary[t] for t in terms if t in self.vocabulary]
-        unseen_idf = math.log1p((len(self.ids) + 0.5) / 0.5)
-        best = (K1 + 1) * (float(self.idf[known].sum()) + unseen_idf * (len(terms) - len(known)))
-        if not known:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        raw = np.asarray(self.weights[:, known].sum(axis=1)).ravel()
-        return (raw / best).astype(np.float32)
+        if not terms or not self._live_count:
+            return raw
+        unseen_idf = math.log1p((self._live_count + 0.5) / 0.5)
+        known_idf = 0.0
+        unknown = 0
+        for term in terms:
+            found = self._live_postings(term)
+            if found is None:
+                unknown += 1
+                continue
+            rows, counts = found
+            df = len(rows)
+            idf = math.log1p((self._live_count - df + 0.5) / (df + 0.5))
+            known_idf += idf
+            norm = K1 * (1 - B + B * self._lengths[rows] / max(self._average, 1e-9))
+            raw[rows] += idf * counts * (K1 + 1) / (counts + norm)
+        if unknown == len(terms):
+            return raw
+        best = (K1 + 1) * (known_idf + unseen_idf * unknown)
+        return raw / np.float32(best)
 
-    def top(self, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k best (passage id, score) of a `scores` vector, leaving out zeros."""
+    def _live_postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        rows_found, counts_found = [], []
+        for part, offset in self._parts:
+            postings = part.postings(term)
+            if postings is not None:
+                rows = postings[0].astype(np.int64) + offset
+                alive = self._live[rows]
+                rows_found.append(rows[alive])
+                counts_found.append(postings[1][alive])
+        if not rows_found:
+            return None
+        rows = np.concatenate(rows_found)
+        return (rows, np.concatenate(counts_found)) if len(rows) else None
+
+    @staticmethod
+    def top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k best (row, score) of a `scores` vector, leaving out zeros."""
         k = min(k, int(np.count_nonzero(scores)))
         if k <= 0:
             return []
         rows = np.argpartition(-scores, k - 1)[:k]
         rows = rows[np.argsort(-scores[rows], kind="stable")]
-        return [(int(self.ids[row]), float(scores[row])) for row in rows]
-
-    def only(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """`scores` with every passage but `ids` set to 0."""
-        kept = np.zeros_like(scores)
-        rows = [self._rows[int(pid)] for pid in ids if int(pid) in self._rows]
-        kept[rows] = scores[rows]
-        return kept
-
-    def score_of(self, scores: np.ndarray, pid: int) -> float:
-        """The entry of a `scores` vector for one passage (0.0 if it is not indexed)."""
-        row = self._rows.get(pid)
-        return 0.0 if row is None else float(scores[row])
-
-    def save(self, folder: Path) -> None:
-        weights = self.weights
-        np.savez(
-            folder / LEXICAL_FILE,
-            ids=self.ids,
-            idf=self.idf,
-            data=weights.data,
-            indices=weights.indices,
-            indptr=weights.indptr,
-            shape=np.asarray(weights.shape, dtype=np.int64),
-        )
-        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        (folder / VOCABULARY_FILE).write_text(json.dumps(terms, ensure_ascii=False), "utf-8")
-
-    @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        """Raises OSError or ValueError when the files are missing or damaged."""
-        from scipy.sparse import csc_matrix
-
-        with np.load(folder / LEXICAL_FILE) as arrays:
-            shape = tuple(int(x) for x in arrays["shape"])
-            weights = csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
-            ids, idf = arrays["ids"], arrays["idf"]
-        terms = json.loads((folder / VOCABULARY_FILE).read_text("utf-8"))
-        if len(terms) != shape[1] or len(ids) != shape[0] or len(idf) != shape[1]:
-            raise ValueError("the lexical index does not match its vocabulary")
-        return cls(ids, {term: n for n, term in enumerate(terms)}, idf, weights)
+        return [(int(row), float(scores[row])) for row in rows]

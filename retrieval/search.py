@@ -233,7 +233,7 @@ class Searcher:
             admitted = [doc for doc, source in self.index.sources.items() if filters.admits(source)]
             if not admitted:
                 return [[] for _ in cleaned]
-            allowed = self.index.passage_ids(admitted)
+            allowed = self.index.selection(admitted)
         if vectors is None:
             vectors = self.encoder.encode_queries(cleaned)
         dense_found = self.index.search(vectors, depth, allowed)
@@ -242,34 +242,33 @@ class Searcher:
         for query, vector, found in zip(cleaned, vectors, dense_found, strict=True):
             lexical_scores = lexical.scores(query)
             if allowed is not None:
-                lexical_scores = lexical.only(lexical_scores, allowed)
-            dense = {passage.id: score for passage, score in found}
-            missing = [pid for pid, _ in lexical.top(lexical_scores, depth) if pid not in dense]
+                lexical_scores = np.where(allowed, lexical_scores, np.float32(0))
+            dense = dict(found)  # row → cosine
+            missing = [row for row, _ in lexical.top(lexical_scores, depth) if row not in dense]
             if missing:
-                scores = self.index.vectors(missing) @ vector
+                scores = self.index.vectors_at(missing) @ vector
                 dense.update(zip(missing, scores.tolist(), strict=True))
-            lexical_of = {pid: lexical.score_of(lexical_scores, pid) for pid in dense}
+            lexical_of = {row: float(lexical_scores[row]) for row in dense}
             order = self.scoring.fusion.order(dense, lexical_of)
             top_cosines = sorted(dense.values(), reverse=True)[:GAP_DEPTH]
             typical = float(np.median(top_cosines)) if len(top_cosines) == GAP_DEPTH else None
             cyrillic_query = is_cyrillic(query)
+            passages = dict(zip(order, self.index.passages_at(order), strict=True))
             results.append(
                 [
                     Ranked(
-                        self.index.passages[pid],
+                        passages[row],
                         self.scoring.score(
-                            dense[pid],
-                            lexical_of[pid],
-                            cyrillic_query != _passage_is_cyrillic(self.index.passages[pid].text),
-                            None if typical is None else dense[pid] - typical,
+                            dense[row],
+                            lexical_of[row],
+                            cyrillic_query != _passage_is_cyrillic(passages[row].text),
+                            None if typical is None else dense[row] - typical,
                         ),
-                        dense[pid],
-                        lexical_of[pid],
+                        dense[row],
+                        lexical_of[row],
                         also_in,
                     )
-                    for pid, also_in in _fold_near_duplicates(
-                        [self.index.passages[p] for p in order]
-                    )
+                    for row, also_in in _fold_near_duplicates(passages)
                 ]
             )
         return results if self.reranker is None else _rerank(self.reranker, cleaned, results)
@@ -324,18 +323,19 @@ def _rerank(
     return reordered
 
 
-def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str, ...]]]:
-    """(passage id, other documents that repeat it) for each passage no better one repeats.
+def _fold_near_duplicates(passages: dict[int, Passage]) -> list[tuple[int, tuple[str, ...]]]:
+    """(row, other documents that repeat it) for each passage, best first, that no better
+    one repeats; `passages` holds the candidates by row, best first.
 
     A passage of another document repeats one when they share at least NEAR_DUPLICATE of
     their word trigrams (Jaccard); within one document only identical text does (a
     templated report's near-identical paragraphs are different facts). The lower-ranked
     passage is folded into the higher.
     """
-    kept: list[tuple[Passage, frozenset[tuple[str, ...]], list[str]]] = []
-    for passage in passages:
+    kept: list[tuple[int, Passage, frozenset[tuple[str, ...]], list[str]]] = []
+    for row, passage in passages.items():
         shingles = _shingles(passage.text)
-        for first, first_shingles, also_in in kept:
+        for _, first, first_shingles, also_in in kept:
             if passage.doc_id == first.doc_id:
                 if passage.text == first.text:
                     break
@@ -344,8 +344,8 @@ def _fold_near_duplicates(passages: list[Passage]) -> list[tuple[int, tuple[str,
                     also_in.append(passage.doc_id)
                 break
         else:
-            kept.append((passage, shingles, []))
-    return [(passage.id, tuple(also_in)) for passage, _, also_in in kept]
+            kept.append((row, passage, shingles, []))
+    return [(row, tuple(also_in)) for row, _, _, also_in in kept]
 
 
 # A passage's script, judged once: candidates recur across questions, and a regex over

@@ -1,16 +1,17 @@
-"""The index folder on disk: generations of plain files, switched in atomically.
+"""The index folder on disk: segments written once, and generations that name them.
 
     embeddings/
-      CURRENT              name of the live generation (replaced with os.replace)
-      gen-<ns>/manifest.json   format version, model, dimension, passage settings, documents
-      gen-<ns>/index.faiss     the vectors, ids = passage ids
-      gen-<ns>/passages.jsonl  one passage a line
-      gen-<ns>/lexical.npz, vocabulary.json   the BM25 index (retrieval/lexical.py)
+      CURRENT                  name of the live generation (replaced with os.replace)
+      gen-<ns>/manifest.json   format version, model, dimension, passage settings, and the
+                               documents, each with the segment rows holding its passages
+      segments/seg-<ns>/       passages, vectors and term counts (retrieval/segment.py)
 
-A generation is written under a temporary name, renamed into place, and only then named
-in CURRENT, so a reader sees the old index or the new one, never half of one. The manifest
-records the size of every file beside it, so damage is found without loading anything.
-Clean-up deletes only folders of exactly the shape this module writes.
+A reindex writes one segment for what it encoded and a new manifest; unchanged documents
+keep pointing at the rows they had, so the work follows the change, not the corpus. The
+manifest is written under a temporary name, renamed into place, and only then named in
+CURRENT, so a reader sees the old index or the new one, never half of one. It records the
+size of every segment file, so damage is found without loading anything. Clean-up deletes
+only folders of exactly the shape this module writes, and segments no kept generation names.
 """
 
 from __future__ import annotations
@@ -22,24 +23,27 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.errors import IndexMismatchError, IndexMissingError, IndexStoreError
-from retrieval.index import PassageIndex
-from retrieval.lexical import LEXICAL_FILE, VOCABULARY_FILE, LexicalIndex
-from retrieval.records import Passage, SkippedFile, Source
+from retrieval.index import DocumentRows, PassageIndex
+from retrieval.records import SkippedFile, Source
+from retrieval.segment import IDS, SEGMENTS, Segment, fsync, staged
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one FAISS file and one JSON-lines file of passages per generation
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-VECTORS = "index.faiss"
-PASSAGES = "passages.jsonl"
 GENERATIONS_KEPT = 2
 _GENERATION = re.compile(r"gen-(\d{19})")
 _STAGING = re.compile(r"\.gen-\d{19}\.tmp")
+_SEGMENT = re.compile(r"seg-\d{19}")
+_SEGMENT_STAGING = re.compile(r"\.seg-\d{19}\.tmp")
 _WRITE_ADVICE = "make the folder writable or choose another with --index"
 
 
@@ -51,16 +55,18 @@ class DocumentEntry:
     content_hash: str
     size: int
     mtime_ns: int
-    passage_ids: tuple[int, ...]
     indexed_at: str
     verified_ns: int  # when the run that last read the content began (changes.FileStamp)
+    segment: str  # its passages are `passages` rows of this segment from `first_row`
+    first_row: int
+    passages: int
     date: str | None = None
     url: str | None = None
     meta_mtime_ns: int = 0  # the sidecar's, 0 without one
 
     @property
-    def passages(self) -> int:
-        return len(self.passage_ids)
+    def rows(self) -> DocumentRows:
+        return DocumentRows(self.segment, self.first_row, self.passages)
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,12 @@ class Manifest:
     # Files indexed before that failed to read this time: their previous passages stay.
     failed: tuple[SkippedFile, ...] = ()
     format_version: int = FORMAT_VERSION
-    # Size in bytes of each file of the generation, recorded as it is written.
-    files: dict[str, int] = field(default_factory=dict)
+    # The segments the documents' rows are in: name → size in bytes of each of its files.
+    segments: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def passage_count(self) -> int:
-        return sum(len(entry.passage_ids) for entry in self.documents.values())
+        return sum(entry.passages for entry in self.documents.values())
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -100,16 +106,18 @@ class Manifest:
         data.pop("counts", None)
         try:
             data["documents"] = {
-                path: DocumentEntry(**{**entry, "passage_ids": tuple(entry["passage_ids"])})
-                for path, entry in data["documents"].items()
+                path: DocumentEntry(**entry) for path, entry in data["documents"].items()
             }
             data["skipped"] = tuple(SkippedFile(**s) for s in data["skipped"])
             data["failed"] = tuple(SkippedFile(**s) for s in data["failed"])
             manifest = cls(**data)
         except (TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"the manifest has the wrong shape ({exc})") from None
-        if not isinstance(manifest.dim, int) or not isinstance(manifest.files, dict):
+        if not isinstance(manifest.dim, int) or not isinstance(manifest.segments, dict):
             raise ValueError("the manifest has the wrong shape")
+        documents = manifest.documents.values()
+        if any(e.passages and e.segment not in manifest.segments for e in documents):
+            raise ValueError("the manifest names a segment it does not list")
         return manifest
 
     def source(self, doc_id: str) -> Source:
@@ -142,15 +150,16 @@ def _live_generation(root: Path) -> Path:
 
 def _manifest_at(root: Path, generation: Path) -> Manifest:
     try:
-        manifest = Manifest.from_json((generation / MANIFEST).read_text(encoding="utf-8"))
+        text = (generation / MANIFEST).read_text(encoding="utf-8")
+        version = json.loads(text).get("format_version") if text.startswith("{") else None
+        if version is not None and version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"the index in {root}/ has format {version}, this citebot reads {FORMAT_VERSION}",
+                "run `citebot index` to rebuild it",
+            )
+        return Manifest.from_json(text)
     except (OSError, ValueError) as exc:
         raise IndexStoreError(f"the index in {root}/ is damaged ({exc})") from exc
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"the index in {root}/ has format {manifest.format_version}, "
-            f"this citebot reads {FORMAT_VERSION}"
-        )
-    return manifest
 
 
 def live_generation(root: Path) -> str:
@@ -164,31 +173,38 @@ def read_manifest(root: Path) -> Manifest:
 
 
 def damage(root: Path) -> list[str]:
-    """What is wrong with the live generation's files, judged against its manifest.
+    """What is wrong with the live generation's segments, judged against its manifest.
 
-    Sizes and the passage count only: cheap enough for `status`, and it catches truncated,
+    Sizes and row counts only: cheap enough for `status`, and it catches truncated,
     missing and swapped files. Raises IndexStoreError when even the manifest is unreadable.
     """
-    generation = _live_generation(root)
-    manifest = _manifest_at(root, generation)
+    manifest = _manifest_at(root, _live_generation(root))
     problems = []
-    for name in sorted({VECTORS, PASSAGES, *manifest.files}):
-        try:
-            size = (generation / name).stat().st_size
-        except OSError as exc:
-            problems.append(f"{name} is missing ({exc.strerror})")
-            continue
-        recorded = manifest.files.get(name)
-        if recorded is not None and size != recorded:
-            problems.append(f"{name} is {size:,} bytes, the manifest records {recorded:,}")
+    for name, files in sorted(manifest.segments.items()):
+        folder = root / SEGMENTS / name
+        for file, recorded in sorted(files.items()):
+            try:
+                size = (folder / file).stat().st_size
+            except OSError as exc:
+                problems.append(f"{name}/{file} is missing ({exc.strerror})")
+                continue
+            if size != recorded:
+                problems.append(
+                    f"{name}/{file} is {size:,} bytes, the manifest records {recorded:,}"
+                )
     if not problems:
-        with open(generation / PASSAGES, "rb") as lines:
-            count = sum(1 for _ in lines)
-        if count != manifest.passage_count:
-            problems.append(
-                f"{PASSAGES} holds {count:,} passages, the manifest records "
-                f"{manifest.passage_count:,}"
+        for name in manifest.segments:
+            rows = len(np.load(root / SEGMENTS / name / IDS, mmap_mode="r"))
+            needed = max(
+                (
+                    e.first_row + e.passages
+                    for e in manifest.documents.values()
+                    if e.segment == name
+                ),
+                default=0,
             )
+            if rows < needed:
+                problems.append(f"{name} holds {rows:,} passages, the manifest needs {needed:,}")
     return problems
 
 
@@ -209,42 +225,45 @@ def check_compatible(
         )
 
 
-def load_index(root: Path, *, model: str, passage_settings: str | None) -> StoredIndex:
-    """Load the live generation, refusing one built with another model or passage settings.
+def load_index(
+    root: Path,
+    *,
+    model: str,
+    passage_settings: str | None,
+    open_segments: Mapping[str, Segment] | None = None,
+) -> StoredIndex:
+    """Open the live generation, refusing one built with another model or passage settings.
 
     `passage_settings=None` accepts any: the indexer reuses vectors across a settings change.
+    Segments already open in `open_segments` (the generation served until now) are shared,
+    so a switch opens only the new ones.
     """
-    import faiss
-
     generation = _live_generation(root)
     manifest = _manifest_at(root, generation)
     check_compatible(manifest, root, model, passage_settings)
-    for name, recorded in manifest.files.items():
-        if _size(generation / name) != recorded:
-            raise IndexStoreError(f"the index in {root}/ is damaged ({name} has the wrong size)")
+    return StoredIndex(manifest, open_generation(root, manifest, open_segments), generation.name)
+
+
+def open_generation(
+    root: Path, manifest: Manifest, open_segments: Mapping[str, Segment] | None = None
+) -> PassageIndex:
+    """The index a manifest describes. Raises IndexStoreError when a segment is damaged."""
+    already = open_segments or {}
+    segments = []
     try:
-        faiss_index = faiss.read_index(str(generation / VECTORS))
-        with open(generation / PASSAGES, encoding="utf-8") as lines:
-            passages = [Passage(**json.loads(line)) for line in lines]
-        # A generation from before lexical search has none: it is built on first use.
-        lexical = LexicalIndex.load(generation) if (generation / LEXICAL_FILE).exists() else None
-    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
-        raise IndexStoreError(f"the index in {root}/ is damaged ({exc})") from exc
-    if faiss_index.d != manifest.dim or faiss_index.ntotal != len(passages):
-        raise IndexStoreError(
-            f"the index in {root}/ is inconsistent "
-            f"({faiss_index.ntotal} vectors, {len(passages)} passages)"
+        for name in manifest.segments:
+            segment = already.get(name) or Segment(root / SEGMENTS / name)
+            if segment.vectors.shape[1] != manifest.dim:
+                raise ValueError(f"segment {name} has vectors of another dimension")
+            segments.append(segment)
+        return PassageIndex(
+            manifest.dim,
+            segments,
+            {doc_id: entry.rows for doc_id, entry in manifest.documents.items()},
+            {doc_id: manifest.source(doc_id) for doc_id in manifest.documents},
         )
-    if lexical is not None and len(lexical) != len(passages):
-        raise IndexStoreError(f"the index in {root}/ is inconsistent (lexical index)")
-    index = PassageIndex.restore(
-        manifest.dim,
-        faiss_index,
-        [manifest.source(d) for d in manifest.documents],
-        passages,
-        lexical,
-    )
-    return StoredIndex(manifest, index, generation.name)
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise IndexStoreError(f"the index in {root}/ is damaged ({exc})") from exc
 
 
 def check_writable(root: Path) -> None:
@@ -260,13 +279,14 @@ def check_writable(root: Path) -> None:
         ) from exc
 
 
-def save_index(root: Path, manifest: Manifest, index: PassageIndex) -> str:
-    """Write a new generation and make it the live one; returns its name.
+def save_generation(root: Path, manifest: Manifest) -> str:
+    """Write a manifest as a new generation and make it the live one; returns its name.
 
-    Any failure (a full disk, a folder turned read-only) leaves the previous one live.
+    Its segments must be written already. Any failure (a full disk, a folder turned
+    read-only) leaves the previous generation live.
     """
     try:
-        return _write_generation(root, manifest, index)
+        return _write_generation(root, manifest)
     except OSError as exc:
         raise IndexStoreError(
             f"could not write the new index in {root}/ ({exc.strerror or exc}); "
@@ -275,69 +295,57 @@ def save_index(root: Path, manifest: Manifest, index: PassageIndex) -> str:
         ) from exc
 
 
-def _write_generation(root: Path, manifest: Manifest, index: PassageIndex) -> str:
-    import faiss
+def segment_files(root: Path, name: str) -> dict[str, int]:
+    """The sizes of a written segment's files, for the manifest."""
+    from retrieval.segment import recorded_sizes
 
-    root.mkdir(parents=True, exist_ok=True)
+    return recorded_sizes(root / SEGMENTS / name)
+
+
+def _write_generation(root: Path, manifest: Manifest) -> str:
     name = f"gen-{time.time_ns()}"
-    staging = root / f".{name}.tmp"
-    staging.mkdir()
-    try:
-        faiss.write_index(index.faiss_index, str(staging / VECTORS))
-        with open(staging / PASSAGES, "w", encoding="utf-8") as out:
-            for passage in index.passages.values():
-                out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
-        index.lexical.save(staging)
-        sizes = {
-            file: _size(staging / file)
-            for file in (VECTORS, PASSAGES, LEXICAL_FILE, VOCABULARY_FILE)
-        }
-        (staging / MANIFEST).write_text(replace(manifest, files=sizes).to_json(), encoding="utf-8")
-        for path in staging.iterdir():
-            _fsync(path)
-        os.rename(staging, root / name)
-        pointer = root / f".{CURRENT}.tmp"
-        pointer.write_text(name + "\n", encoding="utf-8")
-        _fsync(pointer)
-        os.replace(pointer, root / CURRENT)
-        _fsync(root)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _prune(root, keep=name)
+    with staged(root, name) as staging:
+        (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    pointer = root / f".{CURRENT}.tmp"
+    pointer.write_text(name + "\n", encoding="utf-8")
+    fsync(pointer)
+    os.replace(pointer, root / CURRENT)
+    fsync(root)
+    prune(root, keep=name)
     return name
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return -1
+def prune(root: Path, keep: str) -> None:
+    """Drop old generations, leftovers of interrupted writes, and segments no kept
+    generation names; keep the newest few generations.
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _prune(root: Path, keep: str) -> None:
-    """Drop old generations and leftovers of interrupted writes, keeping the newest few.
-
-    Only folders named as `save_index` names them are touched, oldest first by their
-    timestamp; a user's own `gen-2021-photos` beside them is never deleted.
+    Only folders named as this module and retrieval/segment.py name them are touched,
+    oldest first by their timestamp; a user's own `gen-2021-photos` is never deleted. Call
+    it holding the index lock: a segment being written has no generation yet.
     """
     older = sorted(
         (int(match.group(1)), path)
         for path in _own_folders(root)
         if (match := _GENERATION.fullmatch(path.name)) and path.name != keep
     )
-    stale = [path for _, path in older[: max(0, len(older) - (GENERATIONS_KEPT - 1))]]
+    cut = max(0, len(older) - (GENERATIONS_KEPT - 1))
+    stale = [path for _, path in older[:cut]]
     stale += [path for path in _own_folders(root) if _STAGING.fullmatch(path.name)]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
+    named: set[str] = set()
+    for generation in [root / keep, *(path for _, path in older[cut:])]:
+        try:
+            named |= set(_manifest_at(root, generation).segments)
+        except IndexStoreError:
+            return  # cannot tell what it needs: delete no segment
+    folder = root / SEGMENTS
+    if folder.is_dir():
+        for path in _own_folders(folder):
+            if _SEGMENT_STAGING.fullmatch(path.name) or (
+                _SEGMENT.fullmatch(path.name) and path.name not in named
+            ):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _own_folders(root: Path) -> list[Path]:

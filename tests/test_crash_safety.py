@@ -70,7 +70,7 @@ def run_indexer(corpus: Path, index_dir: Path) -> subprocess.Popen[bytes]:
 
 def passages_of(index_dir: Path) -> set[tuple[int, str, str]]:
     stored = load_index(index_dir, model=ENCODER.name, passage_settings=SETTINGS.fingerprint())
-    return {(p.id, p.doc_id, p.text) for p in stored.index.passages.values()}
+    return {(p.id, p.doc_id, p.text) for p in stored.index.iter_passages()}
 
 
 def test_sigkill_at_twenty_random_points_never_breaks_the_index(tmp_path: Path) -> None:

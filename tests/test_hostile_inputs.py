@@ -27,7 +27,8 @@ from bot.cli import main
 from retrieval.encoders import Encoder
 from retrieval.engine import Engine, EngineConfig
 from retrieval.passages import PassageSettings
-from retrieval.store import CURRENT, MANIFEST, PASSAGES, VECTORS, load_index, read_manifest
+from retrieval.segment import SEGMENTS, VECTORS
+from retrieval.store import CURRENT, MANIFEST, load_index, read_manifest
 from retrieval.watch import watch_corpus
 
 CITEBOT = Path(sys.executable).with_name("citebot")
@@ -119,7 +120,7 @@ def test_a_link_retargeted_outside_loses_what_it_had(
     manifest = read_manifest(index)
     assert "moving.txt" not in manifest.documents and not manifest.failed
     stored = load_index(index, model=manifest.model, passage_settings=None)
-    assert not any("pier is sold" in p.text for p in stored.index.passages.values())
+    assert not any("pier is sold" in p.text for p in stored.index.iter_passages())
 
 
 # --- 2. a file name that is not UTF-8 ------------------------------------------------------
@@ -340,28 +341,30 @@ def test_a_manifest_of_the_wrong_shape_is_damage_and_index_heals_it(
 
 def test_status_checks_the_files_it_reports_on(indexed: list[str], capsys) -> None:
     index = Path(indexed[-1])
-    vectors = live(index) / VECTORS
+    [segment] = json.loads((live(index) / MANIFEST).read_text())["segments"]
+    vectors = index / SEGMENTS / segment / VECTORS
     with open(vectors, "r+b") as file:
         file.truncate(vectors.stat().st_size // 2)
     code, out, _ = run_cli(capsys, "status", *indexed)
     assert code == 1
-    assert "Damaged:" in out and "index.faiss is" in out and "run `citebot index`" in out
+    assert "Damaged:" in out and f"{segment}/vectors.npy is" in out
+    assert "run `citebot index`" in out
     code, _, err = run_cli(capsys, "ask", SEED_QUESTION, *indexed)
     assert code == 1 and "damaged" in err
     assert run_cli(capsys, "index", *indexed)[0] == 0
     assert run_cli(capsys, "status", *indexed)[0] == 0
 
-    # An index written before sizes were recorded: the passage count still gives it away.
+    # A manifest that claims rows past the end of its segment (files swapped by hand).
     generation = live(index)
     manifest = json.loads((generation / MANIFEST).read_text())
-    del manifest["files"]
+    [entry] = manifest["documents"].values()
+    entry["passages"] += 5
     (generation / MANIFEST).write_text(json.dumps(manifest))
-    lines = (generation / PASSAGES).read_text().splitlines(keepends=True)
-    (generation / PASSAGES).write_text("".join(lines[:-1]))
     code, out, _ = run_cli(capsys, "status", "--json", *indexed)
     assert code == 1
+    rows = entry["passages"] - 5
     assert json.loads(out)["damaged"] == [
-        f"passages.jsonl holds {len(lines) - 1} passages, the manifest records {len(lines)}"
+        f"{entry['segment']} holds {rows} passages, the manifest needs {rows + 5}"
     ]
 
 

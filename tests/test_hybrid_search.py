@@ -25,8 +25,7 @@ from retrieval.engine import Engine
 from retrieval.evaluation import rank_documents
 from retrieval.filters import Filters, date_bound
 from retrieval.fusion import METHODS, Fusion
-from retrieval.index import PassageIndex
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, TermCounts
 from retrieval.passages import PassageSettings
 from retrieval.records import Document, Source
 from retrieval.search import Searcher, default_scoring
@@ -52,20 +51,31 @@ def test_words_are_stemmed_by_their_language() -> None:
 
 
 def test_bm25_scores_are_a_share_of_the_query(tmp_path: Path) -> None:
-    index = LexicalIndex.build(
-        [
-            (1, "The ferry to Odesa leaves from pier 7 at night."),
-            (2, "Pier 7 was repaired in May."),
-            (3, "Grain exports rose this spring."),
-        ]
-    )
+    texts = [
+        "The ferry to Odesa leaves from pier 7 at night.",
+        "Pier 7 was repaired in May.",
+        "Grain exports rose this spring.",
+    ]
+    index = LexicalIndex.build(texts)
     scores = index.scores("When does the ferry to Odesa leave from pier 7?")
     assert 0 < scores[1] < scores[0] < 1 and scores[2] == 0
-    assert index.top(scores, 5) == [(1, float(scores[0])), (2, float(scores[1]))]
+    assert index.top(scores, 5) == [(0, float(scores[0])), (1, float(scores[1]))]
     assert index.scores("Когда отходит паром?").max() == 0  # nothing shared: no evidence
-    index.save(tmp_path)
-    again = LexicalIndex.load(tmp_path)
+    TermCounts.build(texts).save(tmp_path)
+    again = LexicalIndex([TermCounts.load(tmp_path)], [0], np.ones(3, dtype=bool))
     assert np.allclose(again.scores("ferry pier"), index.scores("ferry pier"))
+
+
+def test_bm25_statistics_count_only_live_rows_across_segments() -> None:
+    """Two segments with a dead row score as one fresh build of the live rows would."""
+    live_texts = ["The ferry leaves at noon.", "Pier 7 was repaired.", "The ferry is late."]
+    fresh = LexicalIndex.build(live_texts).scores("ferry pier")
+    first = TermCounts.build([live_texts[0], "The ferry was sold to the harbour."])
+    second = TermCounts.build(live_texts[1:])
+    split = LexicalIndex([first, second], [0, 2], np.array([True, False, True, True]))
+    scores = split.scores("ferry pier")
+    assert scores[1] == 0
+    assert np.allclose(scores[[0, 2, 3]], fresh)
 
 
 # --- fusion -------------------------------------------------------------------------------
@@ -249,9 +259,7 @@ def test_e5_reads_three_languages_into_one_space(encoder: Encoder) -> None:
 def test_passages_are_cut_by_the_e5_tokenizer(encoder: Encoder) -> None:
     text = " ".join(["Військові навчання тривали кілька тижнів біля кордону."] * 60)
     document = Document("uk.txt", "uk.txt", "Навчання", text, "hash")
-    index = PassageIndex(encoder.dim)
-    embed_documents([document], encoder, PassageSettings(), into=index)
-    passages = index.document_passages("uk.txt")
+    passages = embed_documents([document], encoder, PassageSettings()).rows.passages
     assert len(passages) > 1
     assert all(encoder.count_tokens(p.text) <= 200 for p in passages)
 

@@ -61,8 +61,11 @@ def snapshot(index_dir: Path) -> tuple[set[tuple[int, str, str]], set[tuple[int,
     lexical = stored.index.lexical
     scores = lexical.scores(" ".join(SENTENCES))
     return (
-        {(p.id, p.doc_id, p.text) for p in stored.index.passages.values()},
-        {(pid, round(score, 5)) for pid, score in lexical.top(scores, len(lexical))},
+        {(p.id, p.doc_id, p.text) for p in stored.index.iter_passages()},
+        {
+            (stored.index.id_at(row), round(score, 5))
+            for row, score in lexical.top(scores, len(lexical))
+        },
     )
 
 

@@ -86,8 +86,8 @@ def test_reindex_encodes_only_what_changed(
     removed = index_corpus(seed_corpus, index_dir, encoder, SETTINGS)
     assert removed.removed == ["note.md"]
     stored = load_index(index_dir, model=encoder.name, passage_settings=SETTINGS.fingerprint())
-    assert {p.doc_id for p in stored.index.passages.values()} == {"renamed.txt"}
-    assert len(stored.index) == stored.index.faiss_index.ntotal == first.passages_total
+    assert {p.doc_id for p in stored.index.iter_passages()} == {"renamed.txt"}
+    assert len(stored.index) == first.passages_total
 
 
 def test_changed_settings_trigger_a_full_rebuild(
@@ -140,16 +140,16 @@ def test_manifest_records_model_dimension_and_hashes(
     index_dir = tmp_path / "index"
     generation = index_corpus(seed_corpus, index_dir, encoder, SETTINGS).generation
     data = json.loads((index_dir / generation / "manifest.json").read_text(encoding="utf-8"))
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["model"] == DEFAULT_MODEL
     assert data["dim"] == 384
     assert data["passage_settings"] == SETTINGS.fingerprint()
     entry = data["documents"][SEED_FILE]
     assert len(entry["content_hash"]) == 64
-    assert len(entry["passage_ids"]) == data["counts"]["passages"] > 0
-    passages_file = index_dir / generation / "passages.jsonl"
-    stored_ids = {json.loads(line)["id"] for line in passages_file.read_text().splitlines()}
-    assert set(entry["passage_ids"]) == stored_ids
+    assert entry["passages"] == data["counts"]["passages"] > 0
+    assert list(data["segments"]) == [entry["segment"]] and entry["first_row"] == 0
+    stored = load_index(index_dir, model=encoder.name, passage_settings=SETTINGS.fingerprint())
+    assert [p.doc_id for p in stored.index.iter_passages()] == [SEED_FILE] * entry["passages"]
 
 
 def test_same_size_edit_within_one_clock_tick_is_caught(

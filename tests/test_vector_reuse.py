@@ -68,7 +68,7 @@ def _index(corpus: Path, root: Path, encoder: Encoder) -> IndexReport:
 
 def _assert_fresh(root: Path, encoder: Encoder, settings: PassageSettings = SETTINGS) -> None:
     index = load_index(root, model=encoder.name, passage_settings=settings.fingerprint()).index
-    passages = list(index.passages.values())
+    passages = list(index.iter_passages())
     texts = [titled_text(index.sources[p.doc_id].title, p.text) for p in passages]
     stored = index.vectors(p.id for p in passages)
     fresh = encoder.encode_passages(texts)
