@@ -1,10 +1,12 @@
-"""Exact against approximate FAISS search: recall@10, latency and build time by index size.
+"""Exact against approximate search, as the store runs them: recall@10, latency, build time
+and memory by index size.
 
 The vectors are synthetic but shaped like real ones: each is a random mix of two real e5
 passage vectors (SciFact's, from `citebot eval`'s cache; run `citebot eval
 ../shared/eval/scifact` once first) plus noise, normalised; the questions are made the same
-way. Exact search (a flat inner-product scan) is the baseline each approximate index is
-measured against, in the same run, one search thread as the product runs it.
+way. Exact search (`retrieval.index.exact_search` over memory-mapped float32 vectors) is the
+baseline the graph (`retrieval.ann`: HNSW over 8-bit vectors, exact rescoring) is measured
+against, in the same run, on one search thread as the product runs it.
 
     .venv/bin/python benchmarks/approximate_search.py --sizes 100000 1000000
 """
@@ -12,12 +14,16 @@ measured against, in the same run, one search thread as the product runs it.
 from __future__ import annotations
 
 import argparse
+import resource
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from retrieval import ann
+from retrieval.index import exact_search
 
 CACHE = Path.home() / ".cache" / "citebot" / "eval"
 QUESTIONS = 300
@@ -26,12 +32,10 @@ K = 10
 
 def real_vectors() -> np.ndarray:
     """SciFact's passage vectors from the eval cache, as one float32 matrix."""
-    folders = sorted(CACHE.glob("scifact-*/index.faiss"))
-    if not folders:
+    files = sorted(CACHE.glob("scifact-*/segments/seg-*/vectors.npy"))
+    if not files:
         raise SystemExit("no cached SciFact vectors: run `citebot eval ../shared/eval/scifact`")
-    index = faiss.read_index(str(folders[0]))
-    flat = faiss.downcast_index(index.index)
-    return faiss.vector_to_array(flat.codes).view(np.float32).reshape(flat.ntotal, flat.d)
+    return np.concatenate([np.load(file) for file in files])
 
 
 def synthetic(base: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -48,14 +52,14 @@ def synthetic(base: np.ndarray, n: int, seed: int) -> np.ndarray:
     return out
 
 
-def timed_search(index: faiss.Index, queries: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Each question searched alone; the ids found, and p50 and p99 milliseconds."""
+def timed(search, queries: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Each question searched alone; the rows found, and p50 and p99 milliseconds."""
     found, times = [], []
     for query in queries:
         started = time.perf_counter()
-        _, ids = index.search(query[None, :], K)
+        _, rows = search(query[None, :])
         times.append(time.perf_counter() - started)
-        found.append(ids[0])
+        found.append(rows[0])
     ms = np.array(times) * 1000
     return np.array(found), float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
@@ -64,92 +68,41 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)]))
 
 
-def ivf(vectors: np.ndarray, nlist: int, sq8: bool) -> faiss.Index:
-    quantizer = faiss.IndexFlatIP(vectors.shape[1])
-    if sq8:
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer,
-            vectors.shape[1],
-            nlist,
-            faiss.ScalarQuantizer.QT_8bit,
-            faiss.METRIC_INNER_PRODUCT,
-        )
-    else:
-        index = faiss.IndexIVFFlat(quantizer, vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 64 * nlist]]
-    index.train(sample)
-    index.add(vectors)
-    return index
-
-
-def hnsw(vectors: np.ndarray, m: int) -> faiss.Index:
-    index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.add(vectors)
-    return index
-
-
-def built(make: Callable[[], faiss.Index]) -> tuple[faiss.Index, float]:
-    faiss.omp_set_num_threads(2)  # building may use both cores; searching uses one
-    started = time.perf_counter()
-    index = make()
-    seconds = time.perf_counter() - started
-    faiss.omp_set_num_threads(1)
-    return index, seconds
-
-
-def size_mb(index: faiss.Index) -> float:
-    return faiss.serialize_index(index).nbytes / 2**20
-
-
-def row(
-    label: str, seconds: float, index: faiss.Index, found_recall: float, p50: float, p99: float
-) -> None:
-    print(
-        f"{label:24} {seconds:8.1f} {size_mb(index):7.0f} {found_recall:9.3f} {p50:8.2f} {p99:8.2f}"
-    )
-
-
-def run(size: int, base: np.ndarray, with_hnsw: bool) -> None:
-    vectors = synthetic(base, size, seed=1)
+def run(size: int, base: np.ndarray, folder: Path) -> None:
+    np.save(folder / "vectors.npy", synthetic(base, size, seed=1))
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     queries = synthetic(base, QUESTIONS, seed=2)
-    exact, exact_seconds = built(lambda: _flat(vectors))
-    truth, p50, p99 = timed_search(exact, queries)
+    everything = np.ones(size, dtype=bool)
     print(f"\n{size:,} vectors of {vectors.shape[1]} dimensions, {QUESTIONS} questions, k={K}")
-    print(f"{'index':24} {'build s':>8} {'MB':>7} {'recall@10':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    row("flat (exact)", exact_seconds, exact, 1.0, p50, p99)
-    nlist = int(4 * np.sqrt(size))
-    tried: list[tuple[str, faiss.Index, float, str, tuple[int, ...]]] = []
-    for name, sq8 in ((f"ivf{nlist},flat", False), (f"ivf{nlist},sq8", True)):
-        index, seconds = built(lambda sq8=sq8: ivf(vectors, nlist, sq8))
-        tried.append((name, index, seconds, "nprobe", (16, 64, 128, 256)))
-    if with_hnsw:
-        index, seconds = built(lambda: hnsw(vectors, 32))
-        tried.append(("hnsw32", index, seconds, "efSearch", (64, 128, 256, 512)))
-    for name, index, seconds, knob, values in tried:
-        for value in values:
-            if knob == "nprobe":
-                index.nprobe = value
-            else:
-                index.hnsw.efSearch = value
-            found, p50, p99 = timed_search(index, queries)
-            row(f"{name} {knob}={value}", seconds, index, recall(found, truth), p50, p99)
-
-
-def _flat(vectors: np.ndarray) -> faiss.Index:
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    return index
+    print(f"{'search':28} {'build s':>8} {'MB':>7} {'recall@10':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    truth, p50, p99 = timed(lambda q: exact_search(vectors, q, K, everything), queries)
+    print(f"{'exact':28} {0:8.1f} {vectors.nbytes / 2**20:7.0f} {1:9.3f} {p50:8.2f} {p99:8.2f}")
+    started = time.perf_counter()
+    ann.build_graph(np.asarray(vectors), folder / ann.APPROXIMATE_FILE)
+    seconds = time.perf_counter() - started
+    graph = ann.read_graph(folder / ann.APPROXIMATE_FILE)
+    megabytes = (folder / ann.APPROXIMATE_FILE).stat().st_size / 2**20
+    for depth in (128, 256, 512):
+        ann.SEARCH_DEPTH = depth
+        found, p50, p99 = timed(
+            lambda q: ann.search_graph(graph, vectors, q, K, everything), queries
+        )
+        label = f"hnsw{ann.LINKS} sq8 + rescore, ef={depth}"
+        print(f"{label:28} {seconds:8.1f} {megabytes:7.0f} {recall(found, truth):9.3f} ", end="")
+        print(f"{p50:8.2f} {p99:8.2f}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process so far: {rss:,.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--hnsw-up-to", type=int, default=200_000, help="HNSW builds are slow")
     args = parser.parse_args()
+    faiss.omp_set_num_threads(1)
     base = real_vectors()
     for size in args.sizes:
-        run(size, base, with_hnsw=size <= args.hnsw_up_to)
+        with tempfile.TemporaryDirectory() as scratch:
+            run(size, base, Path(scratch))
 
 
 if __name__ == "__main__":

@@ -195,6 +195,7 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
             lexical_weight=settings.lexical_weight,
             reranker=settings.reranker,
             rerank_depth=settings.rerank_depth,
+            approximate_from=settings.approximate_from,
         )
     )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from retrieval.ann import APPROXIMATE_FROM
 from retrieval.encoders import DEFAULT_MODEL
 from retrieval.errors import CitebotError
 from retrieval.fusion import METHODS
@@ -50,6 +51,7 @@ class Settings:
     lexical_weight: float | None = None
     reranker: str | None = None
     rerank_depth: int = RERANK_DEPTH
+    approximate_from: int = APPROXIMATE_FROM
     top_k: int = 3
     max_passage_tokens: int = 200
     telegram_token: str | None = None
@@ -80,6 +82,9 @@ class Settings:
             lexical_weight=get("CITEBOT_LEXICAL_WEIGHT", _weight, None),
             reranker=get("CITEBOT_RERANKER", str, None),
             rerank_depth=get("CITEBOT_RERANK_DEPTH", _positive_int, defaults.rerank_depth),
+            approximate_from=get(
+                "CITEBOT_APPROXIMATE_FROM", _non_negative_int, defaults.approximate_from
+            ),
             top_k=get("CITEBOT_TOP_K", top_k, defaults.top_k),
             max_passage_tokens=get(
                 "CITEBOT_MAX_PASSAGE_TOKENS", _positive_int, defaults.max_passage_tokens
@@ -177,6 +182,13 @@ def _weight(raw: str) -> float:
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
         raise ValueError(raw)
     return value
 

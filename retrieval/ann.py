@@ -18,10 +18,10 @@ import numpy as np
 APPROXIMATE_FILE = "approximate.faiss"
 # Where exact search gets slower than the graph, and how big the graph is (links per node,
 # candidates kept while building and while searching): benchmarks/approximate_search.py.
-APPROXIMATE_FROM = 200_000
+APPROXIMATE_FROM = 50_000
 LINKS = 32
 BUILD_DEPTH = 80
-SEARCH_DEPTH = 128
+SEARCH_DEPTH = 256
 RESCORED = 4  # candidates rescored exactly, per hit asked for
 MIN_SHARE = 0.1  # below this share of live rows admitted, scan them exactly
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retrieval.ann import APPROXIMATE_FROM
 from retrieval.encoders import Encoder, canonical_model_name, load_encoder
 from retrieval.errors import CitebotError, IndexStoreError
 from retrieval.filters import Filters
@@ -46,6 +47,8 @@ class EngineConfig:
     lexical_weight: float | None = None
     reranker: str | None = None  # a CrossEncoder's hub name or folder
     rerank_depth: int = RERANK_DEPTH
+    # Passages from which search goes through HNSW graphs, and a new segment gets one.
+    approximate_from: int = APPROXIMATE_FROM
 
 
 class Engine:
@@ -107,6 +110,7 @@ class Engine:
             rebuild=rebuild,
             progress=progress,
             allow_empty=allow_empty,
+            approximate_from=self.config.approximate_from,
         )
 
     def searcher(self) -> Searcher:
@@ -168,6 +172,7 @@ class Engine:
                     model=self.model_name,
                     passage_settings=self.config.passages.fingerprint(),
                     open_segments={s.name: s for s in stored.index.segments} if stored else None,
+                    approximate_from=self.config.approximate_from,
                 )
             finally:
                 self._load_lock.release()

@@ -41,8 +41,11 @@ class PassageIndex:
         segments: Sequence[Segment],
         documents: Mapping[str, DocumentRows],
         sources: Mapping[str, Source],
+        *,
+        approximate: bool = True,
     ) -> None:
         self.dim = dim
+        self.approximate = approximate  # search through the segments' graphs, where built
         self.segments = list(segments)
         self.sources = dict(sources)
         self._offsets = np.cumsum([0, *(s.rows for s in self.segments)]).astype(np.int64)
@@ -157,8 +160,9 @@ class PassageIndex:
     ) -> list[list[tuple[int, float]]]:
         """Top-k (row, cosine) per query vector, best first; only `allowed` rows when given.
 
-        Each segment is searched exactly, or through its HNSW graph when it has one and the
-        search is not confined to a small share of it; the best of all segments are kept.
+        Each segment is searched exactly, or through its HNSW graph when it has one, this
+        index is `approximate`, and the search is not confined to a small share of the
+        segment; the best of all segments are kept.
         """
         queries = np.ascontiguousarray(query_vectors, dtype=np.float32)
         mask = self.live if allowed is None else allowed & self.live
@@ -167,10 +171,9 @@ class PassageIndex:
             segment_mask = mask[offset : offset + segment.rows]
             if k <= 0 or not segment_mask.any():
                 continue
-            if segment.approximate is not None and worth_graph(segment_mask):
-                scores, rows = search_graph(
-                    segment.approximate, segment.vectors, queries, k, segment_mask
-                )
+            graph = segment.approximate if self.approximate else None
+            if graph is not None and worth_graph(segment_mask):
+                scores, rows = search_graph(graph, segment.vectors, queries, k, segment_mask)
             else:
                 scores, rows = exact_search(segment.vectors, queries, k, segment_mask)
             found_scores.append(scores)

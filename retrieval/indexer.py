@@ -120,11 +120,13 @@ def index_corpus(
     rebuild: bool = False,
     progress: bool = False,
     allow_empty: bool = False,
+    approximate_from: int = APPROXIMATE_FROM,
 ) -> IndexReport:
     """Bring the index in `root` up to date with the files in `corpus`.
 
     A run that would remove every indexed document at once (an unmounted share looks like
     an empty folder) raises CorpusEmptiedError unless `allow_empty`; nothing is written.
+    A segment written with at least `approximate_from` passages gets an HNSW graph.
     """
     if not corpus.is_dir():
         raise CitebotError(f"corpus folder {corpus}/ does not exist: create it and add documents")
@@ -181,7 +183,8 @@ def index_corpus(
                 len(indexed_before),
             )
         report.removed = sorted(set(old_docs) - set(entries))
-        _commit(root, previous, entries, to_embed, encoder, settings, report, started_ns, progress)
+        plan = _Plan(entries, to_embed, started_ns, approximate_from)
+        _commit(root, previous, plan, encoder, settings, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -213,28 +216,36 @@ def index_documents(
                 to_embed.append((document, FileStamp(0, 0, 0)))
                 (report.updated if old else report.added).append(document.doc_id)
         report.removed = sorted(set(old_docs) - set(entries))
-        _commit(
-            root, previous, entries, to_embed, encoder, settings, report, time.time_ns(), progress
-        )
+        plan = _Plan(entries, to_embed, time.time_ns(), APPROXIMATE_FROM)
+        _commit(root, previous, plan, encoder, settings, report, progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class _Plan:
+    """What a run decided: the entries kept as they are, and the documents to embed."""
+
+    entries: dict[str, DocumentEntry]
+    to_embed: list[tuple[Document, FileStamp]]
+    read_at_ns: int  # when the run began reading
+    approximate_from: int
 
 
 def _commit(
     root: Path,
     previous: StoredIndex | None,
-    entries: dict[str, DocumentEntry],
-    to_embed: list[tuple[Document, FileStamp]],
+    plan: _Plan,
     encoder: Encoder,
     settings: PassageSettings,
     report: IndexReport,
-    read_at_ns: int,
     progress: bool,
 ) -> None:
-    """Embed `to_embed` into a new segment, merge segments if due, and switch to a new
-    generation of `entries` plus those, unless nothing changed."""
+    """Embed the plan's documents into a new segment, merge segments if due, and switch to
+    a new generation of the kept entries plus those, unless nothing changed."""
+    entries = plan.entries
     embedded = embed_documents(
-        [document for document, _ in to_embed],
+        [document for document, _ in plan.to_embed],
         encoder,
         settings,
         reuse_from=previous.index if previous else None,
@@ -243,13 +254,15 @@ def _commit(
     report.passages_encoded, report.passages_reused = embedded.encoded, embedded.reused
     segment = ""
     if embedded.rows.passages:
-        big = len(embedded.rows.passages) >= APPROXIMATE_FROM
+        big = len(embedded.rows.passages) >= plan.approximate_from
         segment = write_segment(root, embedded.rows, build_approximate=big)
     first_row = 0
-    for (document, stamp), count in zip(to_embed, embedded.counts, strict=True):
-        entries[document.doc_id] = _entry(document, stamp, segment, first_row, count, read_at_ns)
+    for (document, stamp), count in zip(plan.to_embed, embedded.counts, strict=True):
+        entries[document.doc_id] = _entry(
+            document, stamp, segment, first_row, count, plan.read_at_ns
+        )
         first_row += count
-    entries = _merged(root, previous, segment, entries)
+    entries = _merged(root, previous, segment, entries, plan.approximate_from)
     report.passages_total = sum(entry.passages for entry in entries.values())
     names = sorted({entry.segment for entry in entries.values() if entry.passages})
     manifest = Manifest(
@@ -269,7 +282,11 @@ def _commit(
 
 
 def _merged(
-    root: Path, previous: StoredIndex | None, new_segment: str, entries: dict[str, DocumentEntry]
+    root: Path,
+    previous: StoredIndex | None,
+    new_segment: str,
+    entries: dict[str, DocumentEntry],
+    approximate_from: int,
 ) -> dict[str, DocumentEntry]:
     """`entries`, with the segments that are due merged (retrieval/merging.py)."""
     segments = {s.name: s for s in previous.index.segments} if previous else {}
@@ -279,7 +296,7 @@ def _merged(
     if not names:
         return entries
     log.info("merging %d segments", len(names))
-    merged, moved = merge_segments(root, segments, names, entries)
+    merged, moved = merge_segments(root, segments, names, entries, approximate_from)
     log.info("merged into %s (%d documents)", merged, len(moved))
     return {**entries, **moved}
 

@@ -42,8 +42,10 @@ def merge_segments(
     segments: Mapping[str, Segment],
     names: list[str],
     entries: Mapping[str, DocumentEntry],
+    approximate_from: int = APPROXIMATE_FROM,
 ) -> tuple[str, dict[str, DocumentEntry]]:
-    """Write the live rows of segments `names` as one; returns it and the moved entries."""
+    """Write the live rows of segments `names` as one (with an HNSW graph from
+    `approximate_from` rows); returns it and the moved entries."""
     moved = sorted(
         (doc_id for doc_id, entry in entries.items() if entry.segment in names and entry.passages),
         key=lambda doc_id: (entries[doc_id].segment, entries[doc_id].first_row),
@@ -70,5 +72,5 @@ def merge_segments(
         merge_columns(columns, [len(part) for part in lengths]), np.concatenate(lengths)
     )
     rows = SegmentRows(passages, texts, np.concatenate(vectors), terms)
-    name = write_segment(root, rows, build_approximate=len(passages) >= APPROXIMATE_FROM)
+    name = write_segment(root, rows, build_approximate=len(passages) >= approximate_from)
     return name, {doc_id: replace(entry, segment=name) for doc_id, entry in new_entries.items()}

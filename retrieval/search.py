@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -268,7 +269,7 @@ class Searcher:
                         lexical_of[row],
                         also_in,
                     )
-                    for row, also_in in _fold_near_duplicates(passages)
+                    for row, also_in in fold_near_duplicates(passages)
                 ]
             )
         return results if self.reranker is None else _rerank(self.reranker, cleaned, results)
@@ -323,7 +324,7 @@ def _rerank(
     return reordered
 
 
-def _fold_near_duplicates(passages: dict[int, Passage]) -> list[tuple[int, tuple[str, ...]]]:
+def fold_near_duplicates(passages: dict[int, Passage]) -> list[tuple[int, tuple[str, ...]]]:
     """(row, other documents that repeat it) for each passage, best first, that no better
     one repeats; `passages` holds the candidates by row, best first.
 
@@ -332,19 +333,25 @@ def _fold_near_duplicates(passages: dict[int, Passage]) -> list[tuple[int, tuple
     templated report's near-identical paragraphs are different facts). The lower-ranked
     passage is folded into the higher.
     """
-    kept: list[tuple[int, Passage, frozenset[tuple[str, ...]], list[str]]] = []
+    kept: list[tuple[int, Passage, int, list[str]]] = []  # row, passage, trigrams, also in
+    holders: dict[tuple[str, ...], list[int]] = {}  # trigram → the kept passages that have it
     for row, passage in passages.items():
         shingles = _shingles(passage.text)
-        for _, first, first_shingles, also_in in kept:
+        # Only kept passages sharing a trigram can repeat this one: count those, not all pairs.
+        shared = Counter(at for shingle in shingles for at in holders.get(shingle, ()))
+        for at in sorted(shared):
+            _, first, size, also_in = kept[at]
             if passage.doc_id == first.doc_id:
                 if passage.text == first.text:
                     break
-            elif _similar(shingles, first_shingles):
+            elif shared[at] >= NEAR_DUPLICATE * (len(shingles) + size - shared[at]):
                 if passage.doc_id not in also_in:
                     also_in.append(passage.doc_id)
                 break
         else:
-            kept.append((row, passage, shingles, []))
+            for shingle in shingles:
+                holders.setdefault(shingle, []).append(len(kept))
+            kept.append((row, passage, len(shingles), []))
     return [(row, tuple(also_in)) for row, _, _, also_in in kept]
 
 
@@ -360,13 +367,6 @@ def _shingles(text: str) -> frozenset[tuple[str, ...]]:
     if len(words) < 3:
         return frozenset({tuple(words)})
     return frozenset(tuple(words[i : i + 3]) for i in range(len(words) - 2))
-
-
-def _similar(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
-    # Jaccard >= t needs the smaller set to be at least t of the larger: skip the rest.
-    if min(len(a), len(b)) < NEAR_DUPLICATE * max(len(a), len(b)):
-        return False
-    return len(a & b) >= NEAR_DUPLICATE * len(a | b)
 
 
 def _clean(query: str) -> str:

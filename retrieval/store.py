@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.ann import APPROXIMATE_FROM
 from retrieval.errors import IndexMismatchError, IndexMissingError, IndexStoreError
 from retrieval.index import DocumentRows, PassageIndex
 from retrieval.records import SkippedFile, Source
@@ -231,21 +232,27 @@ def load_index(
     model: str,
     passage_settings: str | None,
     open_segments: Mapping[str, Segment] | None = None,
+    approximate_from: int = APPROXIMATE_FROM,
 ) -> StoredIndex:
     """Open the live generation, refusing one built with another model or passage settings.
 
     `passage_settings=None` accepts any: the indexer reuses vectors across a settings change.
     Segments already open in `open_segments` (the generation served until now) are shared,
-    so a switch opens only the new ones.
+    so a switch opens only the new ones. Search goes through the segments' HNSW graphs once
+    the index holds `approximate_from` passages.
     """
     generation = _live_generation(root)
     manifest = _manifest_at(root, generation)
     check_compatible(manifest, root, model, passage_settings)
-    return StoredIndex(manifest, open_generation(root, manifest, open_segments), generation.name)
+    index = open_generation(root, manifest, open_segments, approximate_from)
+    return StoredIndex(manifest, index, generation.name)
 
 
 def open_generation(
-    root: Path, manifest: Manifest, open_segments: Mapping[str, Segment] | None = None
+    root: Path,
+    manifest: Manifest,
+    open_segments: Mapping[str, Segment] | None = None,
+    approximate_from: int = APPROXIMATE_FROM,
 ) -> PassageIndex:
     """The index a manifest describes. Raises IndexStoreError when a segment is damaged."""
     already = open_segments or {}
@@ -261,6 +268,7 @@ def open_generation(
             segments,
             {doc_id: entry.rows for doc_id, entry in manifest.documents.items()},
             {doc_id: manifest.source(doc_id) for doc_id in manifest.documents},
+            approximate=manifest.passage_count >= approximate_from,
         )
     except (OSError, RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
         raise IndexStoreError(f"the index in {root}/ is damaged ({exc})") from exc

@@ -27,8 +27,8 @@ from retrieval.filters import Filters, date_bound
 from retrieval.fusion import METHODS, Fusion
 from retrieval.lexical import LexicalIndex, TermCounts
 from retrieval.passages import PassageSettings
-from retrieval.records import Document, Source
-from retrieval.search import Searcher, default_scoring
+from retrieval.records import Document, Passage, Source
+from retrieval.search import Searcher, default_scoring, fold_near_duplicates
 from retrieval.stemming import analyse
 
 SEED_FILE = "000_e2df237fec6388f8.txt"
@@ -279,3 +279,17 @@ def test_the_bot_applies_filter_words_and_says_when_nothing_matches(
 
     talk(bot_api, seed_engine, scenario)
     assert bot_api.errors == []
+
+
+def test_near_duplicates_fold_into_the_best_ranked_copy() -> None:
+    story = "The ferry to Odesa leaves from pier 7 at night, the port authority said on Monday."
+    edited = story.replace("on Monday", "on Monday evening")  # a syndicated copy, lightly edited
+    passages = {
+        10: Passage(1, "a.txt", story, 0, 80, 0),
+        11: Passage(2, "b.txt", edited, 0, 90, 0),
+        12: Passage(3, "a.txt", story.replace("7", "9"), 90, 170, 1),  # same file: a fact
+        13: Passage(4, "c.txt", "Grain exports rose this spring.", 0, 31, 0),
+        14: Passage(5, "d.txt", story, 0, 80, 0),
+        15: Passage(6, "a.txt", story, 200, 280, 2),  # the same text again in one file
+    }
+    assert fold_near_duplicates(passages) == [(10, ("b.txt", "d.txt")), (12, ()), (13, ())]

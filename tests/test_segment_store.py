@@ -156,19 +156,17 @@ def test_the_approximate_index_finds_what_exact_search_finds(tmp_path: Path) -> 
     assert np.allclose(scores, found, atol=1e-5)  # exact cosines, not 8-bit ones
 
 
-def test_a_big_segment_gets_a_graph_and_searches_through_it(
-    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("retrieval.indexer.APPROXIMATE_FROM", 10)
+def test_a_big_segment_gets_a_graph_and_searches_through_it(corpus: Path, tmp_path: Path):
     root = tmp_path / "index"
-    index_corpus(corpus, root, ENCODER, SETTINGS)
-    index = load_index(root, model=ENCODER.name, passage_settings=None).index
+    index_corpus(corpus, root, ENCODER, SETTINGS, approximate_from=10)
+    index = load_index(root, model=ENCODER.name, passage_settings=None, approximate_from=10).index
     [segment] = index.segments
     assert segment.approximate is not None
     query = ENCODER.encode_queries(["ferry harbour 4"])
     through_graph = index.search(query, 5)
-    segment.approximate = None
+    index.approximate = False
     assert through_graph == index.search(query, 5)  # a small graph finds the exact top
+    index.approximate = True
     only = index.selection(["doc-09.txt"])  # a small share: scanned exactly
     assert {index.passages_at([r])[0].doc_id for r, _ in index.search(query, 5, only)[0]} == {
         "doc-09.txt"
@@ -201,3 +199,19 @@ def test_a_search_never_waits_for_a_new_generation_to_load(
     release.set()
     loader.join(10)
     assert engine.search("ferry harbour").generation == (root / CURRENT).read_text().strip()
+
+
+def test_the_approximate_threshold_is_a_setting(
+    seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("CITEBOT_APPROXIMATE_FROM", "1")
+    options = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index")]
+    assert main(["index", *options]) == 0
+    assert list((tmp_path / "index" / SEGMENTS).glob(f"seg-*/{ann.APPROXIMATE_FILE}"))
+    assert main(["ask", "How many Russian troops remain near Ukraine?", *options]) == 0
+    assert "3,500" in capsys.readouterr().out
+    monkeypatch.setenv("CITEBOT_APPROXIMATE_FROM", "-1")
+    assert main(["ask", "troops", *options]) == 1
+    assert "CITEBOT_APPROXIMATE_FROM='-1' is not a valid value" in capsys.readouterr().err
