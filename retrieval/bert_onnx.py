@@ -7,8 +7,10 @@ neither torch nor transformers. The linear layers are plain MatMul + Add, which
 MultiHeadAttention kernel, fed by one fused Q/K/V matmul.
 
 The graph takes one unpadded sequence per row (int64 `input_ids`, batch × sequence) and
-returns the mean of its last hidden states, not normalised, so that a text longer than one
-window can be a weighted mean of its windows. No attention mask: one sequence per call is
+returns the mean of its last hidden states (`mean`), not normalised, so that a text longer
+than one window can be a weighted mean of its windows, and the states themselves (`tokens`),
+which pooled over a sentence's tokens give that sentence a vector for free. A caller fetches
+only the outputs it needs. No attention mask: one sequence per call is
 faster than padded batches (32 against 23 sequences/s of 160 tokens on one core, batches of
 8), not least because ORT's attention kernel takes 1.5x as long with a mask.
 
@@ -177,19 +179,24 @@ def _layer(g: _Graph, config: BertConfig, w: Mapping[str, np.ndarray], i: int, x
 
 
 def build_bert(config: BertConfig, weights: Mapping[str, Weight]) -> onnx.ModelProto:
-    """The float32 graph: input_ids (batch × sequence) → mean (batch × hidden)."""
+    """The float32 graph: input_ids (batch × sequence) → mean (batch × hidden) and tokens
+    (batch × sequence × hidden)."""
     g = _Graph()
     x = _embeddings(g, config, weights, "input_ids")
     for i in range(config.layers):
         x = _layer(g, config, weights, i, x)  # type: ignore[arg-type]
+    g.nodes.append(helper.make_node("Identity", [x], ["tokens"], "tokens"))
     axis = g.const(np.array([1], dtype=np.int64), "axis")
-    g.nodes.append(helper.make_node("ReduceMean", [x, axis], ["mean"], "mean", keepdims=0))
+    g.nodes.append(helper.make_node("ReduceMean", ["tokens", axis], ["mean"], "mean", keepdims=0))
     sequence = ["batch", "sequence"]
     graph = helper.make_graph(
         g.nodes,
         "bert_mean",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, sequence)],
-        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", config.hidden])],
+        [
+            helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", config.hidden]),
+            helper.make_tensor_value_info("tokens", TensorProto.FLOAT, [*sequence, config.hidden]),
+        ],
         g.initializers,
     )
     model = helper.make_model(

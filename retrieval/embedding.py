@@ -1,8 +1,9 @@
 """Documents → the rows of a new segment: passages, their vectors and term counts.
 
 A passage whose title and text were embedded before, in any segment of the index being
-updated, takes its vector from there, so renames, copies and unchanged passages of an
-edited file encode nothing.
+updated, takes its vectors from there, so renames, copies and unchanged passages of an
+edited file encode nothing. An encoder that can (`SentenceEncoder`) also gives a vector
+per sentence of a passage from the same model run, for picking the best sentence later.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.encoders import Encoder, encode_in_batches
+from retrieval.encoders import Encoder, SentenceEncoder, encode_in_batches
 from retrieval.index import PassageIndex
 from retrieval.lexical import TermCounts
 from retrieval.passages import PassageSettings, split_passages
-from retrieval.records import Document, Passage, titled_text
+from retrieval.records import Document, Passage, titled_spans, titled_text
 from retrieval.segment import SegmentRows, text_key
+from retrieval.sentences import sentence_spans
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def embed_documents(
         texts.extend(titled_text(document.title, p.text) for p in cut)
         counts.append(len(cut))
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    sentences = [_NONE] * len(texts)
     missing = np.ones(len(texts), dtype=bool)
     if reuse_from is not None and texts:
         keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
@@ -56,12 +59,46 @@ def embed_documents(
             if not len(wanted):
                 break
             rows = segment.rows_with_keys(keys[wanted])
-            found = rows >= 0
-            vectors[wanted[found]] = segment.vectors[rows[found]]
-            missing[wanted[found]] = False
-    todo = np.flatnonzero(missing)
-    vectors[todo] = encode_in_batches(
-        encoder.encode_passages, [texts[i] for i in todo], dim=encoder.dim, progress=progress
+            for at, row in zip(wanted.tolist(), rows.tolist(), strict=True):
+                if row >= 0:
+                    vectors[at] = segment.vectors[row]
+                    sentences[at] = segment.sentence_vectors(row)
+                    missing[at] = False
+    todo = np.flatnonzero(missing).tolist()
+    fresh, fresh_sentences = _encode(
+        encoder, [texts[i] for i in todo], [passages[i] for i in todo], progress
     )
-    rows = SegmentRows(passages, texts, vectors, TermCounts.build(texts))
+    vectors[todo] = fresh
+    for at, found in zip(todo, fresh_sentences, strict=True):
+        sentences[at] = found
+    rows = SegmentRows(passages, texts, vectors, TermCounts.build(texts), sentences)
     return Embedded(rows, tuple(counts), len(todo), len(texts) - len(todo))
+
+
+_NONE = np.zeros((0, 0), dtype=np.float32)
+
+
+def _encode(
+    encoder: Encoder, texts: list[str], passages: list[Passage], progress: bool
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Vectors of `texts` (the passages titled), and of each passage's sentences where
+    the encoder gives them and the passage has more than one."""
+    if not isinstance(encoder, SentenceEncoder):
+        vectors = encode_in_batches(
+            encoder.encode_passages, texts, dim=encoder.dim, progress=progress
+        )
+        return vectors, [_NONE] * len(texts)
+    spans = {}
+    for text, passage in zip(texts, passages, strict=True):
+        found = sentence_spans(passage.text)
+        title_length = len(text) - len(passage.text) - 1
+        spans[text] = titled_spans(text[:title_length], found) if len(found) > 1 else []
+    by_text: dict[str, np.ndarray] = {}
+
+    def encode(batch: Sequence[str]) -> np.ndarray:
+        vectors, per_text = encoder.encode_passages_with_spans(batch, [spans[t] for t in batch])
+        by_text.update(zip(batch, per_text, strict=True))
+        return vectors
+
+    vectors = encode_in_batches(encode, texts, dim=encoder.dim, progress=progress)
+    return vectors, [by_text[text] for text in texts]

@@ -149,6 +149,11 @@ class PassageIndex:
             out[at] = self.segments[number].vectors[row - int(self._offsets[number])]
         return out
 
+    def sentence_vectors(self, row: int) -> np.ndarray:
+        """The stored vectors of a row's sentences; empty when it has none."""
+        number = int(np.searchsorted(self._offsets, row, side="right")) - 1
+        return self.segments[number].sentence_vectors(row - int(self._offsets[number]))
+
     def vectors(self, ids: Iterable[int]) -> np.ndarray:
         """Stored vectors of these live passages, in this order."""
         return self.vectors_at(self.rows_of(ids).tolist())

