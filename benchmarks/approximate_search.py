@@ -4,8 +4,8 @@ and memory by index size.
 The vectors are synthetic but shaped like real ones: each is a random mix of two real e5
 passage vectors (SciFact's, from `citebot eval`'s cache; run `citebot eval
 ../shared/eval/scifact` once first) plus noise, normalised; the questions are made the same
-way. Exact search (`retrieval.index.exact_search` over memory-mapped float32 vectors) is the
-baseline the graph (`retrieval.ann`: HNSW over 8-bit vectors, exact rescoring) is measured
+way. Exact search (`retrieval.store.index.exact_search` over memory-mapped float32 vectors) is the
+baseline the graph (`retrieval.store.ann`: HNSW over 8-bit vectors, exact rescoring) is measured
 against, in the same run, on one search thread as the product runs it.
 
     .venv/bin/python benchmarks/approximate_search.py --sizes 100000 1000000
@@ -22,8 +22,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval import ann
-from retrieval.index import exact_search
+from retrieval.store import ann
+from retrieval.store.index import exact_search
 
 CACHE = Path.home() / ".cache" / "citebot" / "eval"
 QUESTIONS = 300

@@ -5,7 +5,7 @@ sentence of every hit for each question, as citebot did before, and does it hold
 
 For each evaluation set: its index as `citebot eval` builds it (kept in eval's cache), and a
 seeded sample of its questions through `Searcher.search(q, k=5)`, whose `best_sentence` is
-the product's pick (retrieval/best_sentence.py). The reference pick encodes each sentence of
+the product's pick (retrieval/search/best_sentence.py). The reference pick encodes each sentence of
 the same hits and takes the closest to the question. A hit of one sentence agrees trivially,
 so only multi-sentence hits count: the first hit, and all five. Where a set gives answers
 (the SQuAD sets), it also prints how often each pick holds the answer, over the
@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.encoders import E5_ONNX, MINILM_ONNX, Encoder, load_encoder
+from retrieval.encoders.base import E5_ONNX, MINILM_ONNX, Encoder, load_encoder
 from retrieval.evaluation import index_set, load_beir
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
+from retrieval.passages.sentences import split_sentences
 from retrieval.records import Hit
-from retrieval.search import Searcher, default_scoring
-from retrieval.sentences import split_sentences
+from retrieval.search.searcher import Searcher, default_scoring
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETS = ("xquad_en", "xquad_ru", "xquad_ru2en", "uasquad_uk_dev", "scifact")

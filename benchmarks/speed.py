@@ -71,9 +71,9 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 
 def bare_encoder_rate(model: str, index_dir: Path) -> float:
     """Passages/s of the encoder alone, over the titled passages the index holds."""
-    from retrieval.encoders import encode_in_batches, load_encoder
+    from retrieval.encoders.base import encode_in_batches, load_encoder
     from retrieval.records import titled_text
-    from retrieval.store import load_index
+    from retrieval.store.generations import load_index
 
     encoder = load_encoder(model)
     index = load_index(index_dir, model=encoder.name, passage_settings=None).index
@@ -88,7 +88,7 @@ SERVE = """
 import json, sys, time
 from pathlib import Path
 from retrieval.engine import Engine, EngineConfig
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 corpus, index, model, questions = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 engine = Engine(EngineConfig(Path(corpus), Path(index), model, PassageSettings()))
 searcher = engine.searcher()
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=10_000)
     parser.add_argument("--model", default=None, help="default: the shipped model")
     args = parser.parse_args()
-    from retrieval.encoders import DEFAULT_MODEL
+    from retrieval.encoders.base import DEFAULT_MODEL
 
     model = args.model or DEFAULT_MODEL
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}

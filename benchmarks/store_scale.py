@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.encoders import DEFAULT_MODEL
+from retrieval.encoders.base import DEFAULT_MODEL
 
 PER_FILE = 10
 VOCABULARY = 30_000  # words drawn with Zipf's law, as in news text: a few common, most rare
@@ -77,8 +77,8 @@ def peak_rss_mb() -> float:
 
 
 def run_index(corpus: Path, root: Path, passages: int) -> dict:
-    from retrieval.indexer import index_corpus
-    from retrieval.passages import PassageSettings
+    from retrieval.passages.cutting import PassageSettings
+    from retrieval.store.indexer import index_corpus
 
     encoder, settings = HashingEncoder(), PassageSettings()
     write_corpus(corpus, passages)
@@ -99,9 +99,9 @@ def run_index(corpus: Path, root: Path, passages: int) -> dict:
 
 
 def run_serve(root: Path, questions: int) -> dict:
-    from retrieval.encoders import load_encoder
-    from retrieval.search import Searcher, default_scoring
-    from retrieval.store import load_index
+    from retrieval.encoders.base import load_encoder
+    from retrieval.search.searcher import Searcher, default_scoring
+    from retrieval.store.generations import load_index
 
     encoder = load_encoder(DEFAULT_MODEL)
     stored = load_index(root, model=HashingEncoder.name, passage_settings=None)

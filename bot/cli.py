@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.printable import PrintableFormatter, printable
 from bot.settings import MAX_TOP_K, Environment, Settings, read_environment, top_k
-from retrieval.decoding import replace_invalid
+from retrieval.documents.decoding import replace_invalid
 from retrieval.errors import CitebotError, CorpusEmptiedError
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _until(raw: str) -> str:
 
 
 def _date(raw: str, *, end: bool) -> str:
-    from retrieval.filters import date_bound
+    from retrieval.search.filters import date_bound
 
     try:
         return date_bound(raw, end=end)
@@ -182,7 +182,7 @@ def _question(raw: str) -> str:
 
 def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
     from retrieval.engine import Engine, EngineConfig
-    from retrieval.passages import PassageSettings
+    from retrieval.passages.cutting import PassageSettings
 
     return Engine(
         EngineConfig(
@@ -235,7 +235,7 @@ def _confirm_emptying(exc: CorpusEmptiedError) -> bool:
 
 def run_ask(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     from bot.terminal_format import answer_to_dict, format_answer
-    from retrieval.filters import Filters
+    from retrieval.search.filters import Filters
 
     engine = _engine(args, settings)
     k = args.k or settings.top_k
@@ -281,8 +281,8 @@ def run_chat(args: argparse.Namespace, settings: Settings, _: Environment) -> in
 def run_status(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
     """Exit status 1 when the index files do not match their manifest."""
     from bot.terminal_format import format_status
-    from retrieval.changes import changes_since
-    from retrieval.store import damage
+    from retrieval.store.changes import changes_since
+    from retrieval.store.generations import damage
 
     engine = _engine(args, settings)
     manifest = engine.manifest()
@@ -331,7 +331,7 @@ def run_eval(args: argparse.Namespace, settings: Settings, _: Environment) -> in
 
 
 def run_telegram(args: argparse.Namespace, settings: Settings, environment: Environment) -> int:
-    from bot.telegram_app import run
+    from bot.telegram.app import run
 
     for setting in environment.guarded_from_file():
         _note(f"{setting} (from {environment.env_file})")

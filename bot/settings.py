@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from retrieval.ann import APPROXIMATE_FROM
-from retrieval.encoders import DEFAULT_MODEL
+from retrieval.encoders.base import DEFAULT_MODEL
 from retrieval.errors import CitebotError
-from retrieval.fusion import METHODS
-from retrieval.reranker import RERANK_DEPTH
+from retrieval.search.fusion import METHODS
+from retrieval.search.reranker import RERANK_DEPTH
+from retrieval.store.ann import APPROXIMATE_FROM
 
 T = TypeVar("T")
 

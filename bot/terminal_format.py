@@ -14,8 +14,8 @@ from retrieval.records import Answer, Hit, Source
 
 if TYPE_CHECKING:  # importing them costs `ask` a third of a second
     from retrieval.evaluation import EvalReport
-    from retrieval.indexer import IndexReport
-    from retrieval.store import Manifest
+    from retrieval.store.generations import Manifest
+    from retrieval.store.indexer import IndexReport
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.ann import APPROXIMATE_FROM
-from retrieval.encoders import Encoder, canonical_model_name, load_encoder
+from retrieval.encoders.base import Encoder, canonical_model_name, load_encoder
 from retrieval.errors import CitebotError, IndexStoreError
-from retrieval.filters import Filters
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 from retrieval.records import Answer, Passage
-from retrieval.reranker import RERANK_DEPTH, Reranker
-from retrieval.search import Scoring, Searcher, default_scoring
-from retrieval.store import (
+from retrieval.search.filters import Filters
+from retrieval.search.reranker import RERANK_DEPTH, Reranker
+from retrieval.search.searcher import Scoring, Searcher, default_scoring
+from retrieval.store.ann import APPROXIMATE_FROM
+from retrieval.store.generations import (
     Manifest,
     StoredIndex,
     check_writable,
@@ -31,7 +31,7 @@ from retrieval.store import (
 )
 
 if TYPE_CHECKING:
-    from retrieval.indexer import IndexReport
+    from retrieval.store.indexer import IndexReport
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Engine:
         self, *, rebuild: bool = False, progress: bool = False, allow_empty: bool = False
     ) -> IndexReport:
         """Index the corpus; searches pick up the new generation on their next call."""
-        from retrieval.indexer import index_corpus  # the readers: only indexing needs them
+        from retrieval.store.indexer import index_corpus  # the readers: only indexing needs them
 
         check_writable(self.config.index_dir)  # before loading, maybe building, the model
         return index_corpus(

@@ -20,17 +20,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.documents import document_from_text
-from retrieval.encoders import Encoder
+from retrieval.documents.loading import document_from_text
+from retrieval.encoders.base import Encoder
 from retrieval.errors import DocumentError, EvalSetError
 from retrieval.eval_cache import cache_folder
-from retrieval.index import PassageIndex
-from retrieval.indexer import index_documents
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 from retrieval.records import Document
-from retrieval.reranker import Reranker
-from retrieval.search import Scoring, Searcher
-from retrieval.store import load_index
+from retrieval.search.reranker import Reranker
+from retrieval.search.searcher import Scoring, Searcher
+from retrieval.store.generations import load_index
+from retrieval.store.index import PassageIndex
+from retrieval.store.indexer import index_documents
 
 RANK_DEPTH = 10
 # Candidates per signal: several passages of one document must still leave 10 documents.

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.documents import SUPPORTED_SUFFIXES
+from retrieval.documents.loading import SUPPORTED_SUFFIXES
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError
-from retrieval.indexer import IndexReport
+from retrieval.store.indexer import IndexReport
 
 log = logging.getLogger(__name__)
 

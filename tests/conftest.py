@@ -11,9 +11,9 @@ import pytest
 from fake_bot_api import FakeBotApi
 
 from bot.cli import main
-from retrieval.encoders import DEFAULT_MODEL, Encoder, load_encoder
+from retrieval.encoders.base import DEFAULT_MODEL, Encoder, load_encoder
 from retrieval.engine import Engine, EngineConfig
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 
 
 @pytest.fixture(autouse=True)

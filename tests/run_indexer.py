@@ -10,8 +10,8 @@ from pathlib import Path
 
 from fake_encoder import HashingEncoder
 
-from retrieval.indexer import index_corpus
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
+from retrieval.store.indexer import index_corpus
 
 if __name__ == "__main__":
     corpus, index_dir = (Path(arg) for arg in sys.argv[1:3])

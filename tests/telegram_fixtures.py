@@ -13,10 +13,10 @@ from fake_bot_api import FakeBotApi, StoredMessage
 from telegram.ext import Application
 
 from bot.settings import Settings
-from bot.telegram_app import ALLOWED_UPDATES, build_application
-from retrieval.encoders import DEFAULT_MODEL, Encoder
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from retrieval.encoders.base import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine, EngineConfig
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 
 SEED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

@@ -19,10 +19,10 @@ import pytest
 from document_builders import make_docx, make_pdf
 from pypdf import PdfReader, PdfWriter
 
-from retrieval.encoders import Encoder
-from retrieval.indexer import index_corpus
-from retrieval.passages import PassageSettings
-from retrieval.store import load_index, read_manifest
+from retrieval.encoders.base import Encoder
+from retrieval.passages.cutting import PassageSettings
+from retrieval.store.generations import load_index, read_manifest
+from retrieval.store.indexer import index_corpus
 
 SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_e2df237fec6388f8.txt"
 PROSE = "The harbour reopened on Monday after repairs to the northern pier."

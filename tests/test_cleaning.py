@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.cleaning import clean_blocks, clean_title, is_debris
-from retrieval.documents import load_document
+from retrieval.documents.cleaning import clean_blocks, clean_title, is_debris
+from retrieval.documents.loading import load_document
 
 SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_e2df237fec6388f8.txt"
 

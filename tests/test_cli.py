@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from retrieval.encoders import DEFAULT_MODEL
+from retrieval.encoders.base import DEFAULT_MODEL
 
 CITEBOT = Path(sys.executable).with_name("citebot")
 

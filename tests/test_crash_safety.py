@@ -14,11 +14,11 @@ from pathlib import Path
 
 from fake_encoder import HashingEncoder
 
-from retrieval.fusion import Fusion
-from retrieval.indexer import index_corpus
-from retrieval.passages import PassageSettings
-from retrieval.search import Scoring, Searcher
-from retrieval.store import load_index
+from retrieval.passages.cutting import PassageSettings
+from retrieval.search.fusion import Fusion
+from retrieval.search.searcher import Scoring, Searcher
+from retrieval.store.generations import load_index
+from retrieval.store.indexer import index_corpus
 
 RUNNER = Path(__file__).with_name("run_indexer.py")
 SCORING = Scoring(Fusion(), None, None, 0.0)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from retrieval.documents import (
+from retrieval.documents.loading import (
     SUPPORTED_SUFFIXES,
     document_from_text,
     iter_corpus_files,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
 
 
 def test_vectors_are_normalised_float32(encoder: Encoder) -> None:

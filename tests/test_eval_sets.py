@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
 from retrieval.evaluation import evaluate
-from retrieval.passages import PassageSettings
-from retrieval.search import default_scoring
+from retrieval.passages.cutting import PassageSettings
+from retrieval.search.searcher import default_scoring
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

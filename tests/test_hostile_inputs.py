@@ -24,11 +24,11 @@ import pytest
 from watch_reports import Reports
 
 from bot.cli import main
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
 from retrieval.engine import Engine, EngineConfig
-from retrieval.passages import PassageSettings
-from retrieval.segment import SEGMENTS, VECTORS
-from retrieval.store import CURRENT, MANIFEST, load_index, read_manifest
+from retrieval.passages.cutting import PassageSettings
+from retrieval.store.generations import CURRENT, MANIFEST, load_index, read_manifest
+from retrieval.store.segment import SEGMENTS, VECTORS
 from retrieval.watch import watch_corpus
 
 CITEBOT = Path(sys.executable).with_name("citebot")

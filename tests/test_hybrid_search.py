@@ -15,21 +15,21 @@ from telegram.ext import Application
 from telegram_fixtures import replies, talk
 
 from bot.cli import main
-from bot.telegram_format import source_line
-from bot.telegram_handlers import BadDateError, parse_filters
-from bot.telegram_phrases import ENGLISH
+from bot.telegram.format import source_line
+from bot.telegram.handlers import BadDateError, parse_filters
+from bot.telegram.phrases import ENGLISH
 from bot.terminal_format import format_answer
-from retrieval.embedding import embed_documents
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
 from retrieval.engine import Engine
 from retrieval.evaluation import rank_documents
-from retrieval.filters import Filters, date_bound
-from retrieval.fusion import METHODS, Fusion
-from retrieval.lexical import LexicalIndex, TermCounts
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 from retrieval.records import Document, Passage, Source
-from retrieval.search import Searcher, default_scoring, fold_near_duplicates
-from retrieval.stemming import analyse
+from retrieval.search.filters import Filters, date_bound
+from retrieval.search.fusion import METHODS, Fusion
+from retrieval.search.searcher import Searcher, default_scoring, fold_near_duplicates
+from retrieval.store.embedding import embed_documents
+from retrieval.store.lexical import LexicalIndex, TermCounts
+from retrieval.store.stemming import analyse
 
 SEED_FILE = "000_e2df237fec6388f8.txt"
 

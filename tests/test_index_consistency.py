@@ -9,11 +9,11 @@ from fake_encoder import HashingEncoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.fusion import Fusion
-from retrieval.indexer import index_corpus
-from retrieval.passages import PassageSettings
-from retrieval.search import Scoring, Searcher
-from retrieval.store import load_index
+from retrieval.passages.cutting import PassageSettings
+from retrieval.search.fusion import Fusion
+from retrieval.search.searcher import Scoring, Searcher
+from retrieval.store.generations import load_index
+from retrieval.store.indexer import index_corpus
 
 ENCODER = HashingEncoder()
 SCORING = Scoring(Fusion(), None, None, 0.0)

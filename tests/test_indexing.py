@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.encoders import DEFAULT_MODEL, Encoder
+from retrieval.encoders.base import DEFAULT_MODEL, Encoder
 from retrieval.errors import IndexLockedError, IndexMismatchError, IndexStoreError
-from retrieval.indexer import index_corpus
-from retrieval.lock import index_lock
-from retrieval.passages import PassageSettings
-from retrieval.store import load_index, read_manifest
+from retrieval.passages.cutting import PassageSettings
+from retrieval.store.generations import load_index, read_manifest
+from retrieval.store.indexer import index_corpus
+from retrieval.store.lock import index_lock
 
 SETTINGS = PassageSettings()
 SEED_FILE = "000_e2df237fec6388f8.txt"

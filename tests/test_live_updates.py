@@ -17,9 +17,9 @@ from telegram.ext import Application
 from telegram_fixtures import replies, talk
 from watch_reports import Reports
 
-from retrieval.encoders import DEFAULT_MODEL, Encoder
+from retrieval.encoders.base import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine, EngineConfig
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 from retrieval.watch import watch_corpus
 
 CITEBOT = Path(sys.executable).with_name("citebot")

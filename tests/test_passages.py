@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.passages import CHUNKER_VERSION, PassageSettings, passage_id, split_passages
+from retrieval.passages.cutting import CHUNKER_VERSION, PassageSettings, passage_id, split_passages
 from retrieval.records import Document, Passage
 
 # The seed article (corpus/000_e2df237fec6388f8.txt) as the cleaner should leave it: the

@@ -14,10 +14,10 @@ import pytest
 from telegram_fixtures import SEED_CORPUS
 
 from bot.cli import main
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
 from retrieval.engine import Engine
 from retrieval.errors import EncoderError
-from retrieval.reranker import Reranker
+from retrieval.search.reranker import Reranker
 
 QUESTION = "How many troops did Russia withdraw from Crimea?"
 DEPTH = 5

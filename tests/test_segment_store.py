@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from fake_encoder import HashingEncoder
 
-from retrieval import ann, merging
 from retrieval.engine import Engine, EngineConfig
-from retrieval.index import exact_search
-from retrieval.indexer import index_corpus
-from retrieval.passages import PassageSettings
-from retrieval.segment import SEGMENTS
-from retrieval.store import CURRENT, MANIFEST, load_index, read_manifest
+from retrieval.passages.cutting import PassageSettings
+from retrieval.store import ann, merging
+from retrieval.store.generations import CURRENT, MANIFEST, load_index, read_manifest
+from retrieval.store.index import exact_search
+from retrieval.store.indexer import index_corpus
+from retrieval.store.segment import SEGMENTS
 
 ENCODER = HashingEncoder()
 SETTINGS = PassageSettings()

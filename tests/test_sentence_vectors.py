@@ -10,15 +10,20 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from retrieval.e5_tokenizer import E5Tokenizer
-from retrieval.encoders import E5_ONNX, MINILM_ONNX
-from retrieval.indexer import index_corpus
-from retrieval.onnx_encoder import TOKENIZER_FILE, OnnxEncoder, e5_tokenizer, onnx_model_path
-from retrieval.passages import PassageSettings
+from retrieval.encoders.base import E5_ONNX, MINILM_ONNX
+from retrieval.encoders.e5_tokenizer import E5Tokenizer
+from retrieval.encoders.onnx_encoder import (
+    TOKENIZER_FILE,
+    OnnxEncoder,
+    e5_tokenizer,
+    onnx_model_path,
+)
+from retrieval.passages.cutting import PassageSettings
+from retrieval.passages.sentences import sentence_spans
 from retrieval.records import titled_spans, titled_text
-from retrieval.search import Searcher, default_scoring
-from retrieval.sentences import sentence_spans
-from retrieval.store import load_index
+from retrieval.search.searcher import Searcher, default_scoring
+from retrieval.store.generations import load_index
+from retrieval.store.indexer import index_corpus
 
 # Characters e5's table rewrites: a guillemet, Ё, no-break and thin spaces next to plain
 # ones (squeezed to one), a ligature, an ellipsis, Ĳ (two letters), typographic quotes, ½

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.sentences import sentence_spans, split_sentences
+from retrieval.passages.sentences import sentence_spans, split_sentences
 
 
 def test_plain_sentences() -> None:

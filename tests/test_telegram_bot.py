@@ -13,11 +13,11 @@ from fake_bot_api import FakeBotApi, StoredMessage
 from telegram.ext import Application
 from telegram_fixtures import bot_settings, corpus_with, make_engine, replies, talk, until
 
-from bot.telegram_phrases import ENGLISH
-from retrieval.encoders import DEFAULT_MODEL, Encoder
+from bot.telegram.phrases import ENGLISH
+from retrieval.encoders.base import DEFAULT_MODEL, Encoder
 from retrieval.engine import Engine
-from retrieval.passages import PassageSettings
-from retrieval.search import Searcher
+from retrieval.passages.cutting import PassageSettings
+from retrieval.search.searcher import Searcher
 
 CHAT = 5001
 SEED_FILE = "000_e2df237fec6388f8.txt"

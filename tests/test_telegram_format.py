@@ -9,7 +9,7 @@ from fake_bot_content import parse_html, render_text, utf16_len
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.telegram_format import (
+from bot.telegram.format import (
     answer_keyboard,
     confidence,
     emphasise,
@@ -21,13 +21,13 @@ from bot.telegram_format import (
     shorten,
     source_line,
 )
-from bot.telegram_phrases import ENGLISH
-from bot.telegram_search import context_data, more_data, parse_data
-from bot.telegram_split import split_html
-from bot.telegram_texts import index_report_text, sources_text, status_text
-from retrieval.indexer import IndexReport
+from bot.telegram.phrases import ENGLISH
+from bot.telegram.search import context_data, more_data, parse_data
+from bot.telegram.split import split_html
+from bot.telegram.texts import index_report_text, sources_text, status_text
 from retrieval.records import Answer, Hit, Passage, SkippedFile, Source
-from retrieval.store import DocumentEntry, Manifest
+from retrieval.store.generations import DocumentEntry, Manifest
+from retrieval.store.indexer import IndexReport
 
 SOURCE = Source("doc.txt", "doc.txt", "Fish & Chips <b>Guide</b>", "2021-05-25", None)
 

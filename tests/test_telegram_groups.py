@@ -9,8 +9,8 @@ from fake_bot_api import FakeBotApi
 from telegram.ext import Application
 from telegram_fixtures import bot_settings, corpus_with, make_engine, replies, talk, until
 
-from bot.telegram_phrases import ENGLISH
-from retrieval.encoders import Encoder
+from bot.telegram.phrases import ENGLISH
+from retrieval.encoders.base import Encoder
 from retrieval.engine import Engine
 
 GROUP = -100123

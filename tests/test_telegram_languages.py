@@ -15,8 +15,8 @@ from telegram.ext import Application
 from telegram_fixtures import corpus_with, make_engine, replies, talk, until
 from test_telegram_bot import buttons, entity_texts
 
-from bot.telegram_phrases import ENGLISH, RUSSIAN, UKRAINIAN, Phrases, phrases_for
-from retrieval.encoders import Encoder
+from bot.telegram.phrases import ENGLISH, RUSSIAN, UKRAINIAN, Phrases, phrases_for
+from retrieval.encoders.base import Encoder
 from retrieval.engine import Engine
 
 TRANSLATIONS = (RUSSIAN, UKRAINIAN)

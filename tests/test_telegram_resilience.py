@@ -21,7 +21,7 @@ from telegram_fixtures import replies, talk, until
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.telegram_app import RedactToken
+from bot.telegram.app import RedactToken
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.encoders import MINILM, Encoder, load_encoder
-from retrieval.indexer import IndexReport, index_corpus
-from retrieval.passages import PassageSettings
+from retrieval.encoders.base import MINILM, Encoder, load_encoder
+from retrieval.passages.cutting import PassageSettings
 from retrieval.records import titled_text
-from retrieval.store import load_index
+from retrieval.store.generations import load_index
+from retrieval.store.indexer import IndexReport, index_corpus
 
 FERRIES = (
     "Ferry timetable changes\n\n"

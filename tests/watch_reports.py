@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from retrieval.indexer import IndexReport
+from retrieval.store.indexer import IndexReport
 
 
 class Reports:

@@ -12,8 +12,8 @@ import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from retrieval.documents.readers import Extracted, iso_date
 from retrieval.errors import DocumentError
-from retrieval.readers import Extracted, iso_date
 
 
 def read_docx(data: bytes) -> Extracted:

@@ -20,8 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from retrieval.engine import Engine
-from retrieval.filters import NO_FILTERS, Filters
 from retrieval.records import Answer
+from retrieval.search.filters import NO_FILTERS, Filters
 
 log = logging.getLogger(__name__)
 

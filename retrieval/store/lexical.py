@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.stemming import analyse
+from retrieval.store.stemming import analyse
 
 K1 = 0.9
 B = 0.4

@@ -15,14 +15,14 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from retrieval.cleaning import clean_blocks, clean_title
-from retrieval.corpus_files import corpus_id, read_inside
-from retrieval.decoding import normalise_text, strip_control_characters
-from retrieval.docx_text import read_docx
+from retrieval.documents.cleaning import clean_blocks, clean_title
+from retrieval.documents.corpus_files import corpus_id, read_inside
+from retrieval.documents.decoding import normalise_text, strip_control_characters
+from retrieval.documents.docx_text import read_docx
+from retrieval.documents.html_text import read_html
+from retrieval.documents.pdf_text import read_pdf
+from retrieval.documents.readers import Extracted, iso_date, read_markdown, read_plain_text
 from retrieval.errors import DocumentError
-from retrieval.html_text import read_html
-from retrieval.pdf_text import read_pdf
-from retrieval.readers import Extracted, iso_date, read_markdown, read_plain_text
 from retrieval.records import Document
 
 logger = logging.getLogger(__name__)

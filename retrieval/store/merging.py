@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.ann import APPROXIMATE_FROM
-from retrieval.lexical import TermCounts, merge_columns
 from retrieval.records import titled_text
-from retrieval.segment import Segment, SegmentRows, write_segment
-from retrieval.store import DocumentEntry
+from retrieval.store.ann import APPROXIMATE_FROM
+from retrieval.store.generations import DocumentEntry
+from retrieval.store.lexical import TermCounts, merge_columns
+from retrieval.store.segment import Segment, SegmentRows, write_segment
 
 MAX_SEGMENTS = 8
 

@@ -14,12 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from retrieval.ann import APPROXIMATE_FROM
-from retrieval.changes import FileStamp
-from retrieval.corpus_files import check_inside, corpus_id
-from retrieval.documents import iter_corpus_files, load_document
-from retrieval.embedding import embed_documents
-from retrieval.encoders import Encoder
+from retrieval.documents.corpus_files import check_inside, corpus_id
+from retrieval.documents.loading import iter_corpus_files, load_document
+from retrieval.encoders.base import Encoder
 from retrieval.errors import (
     CitebotError,
     CorpusEmptiedError,
@@ -29,12 +26,12 @@ from retrieval.errors import (
     IndexStoreError,
     RefusedDocumentError,
 )
-from retrieval.lock import index_lock
-from retrieval.merging import merge_segments, segments_to_merge
-from retrieval.passages import PassageSettings
+from retrieval.passages.cutting import PassageSettings
 from retrieval.records import Document, SkippedFile
-from retrieval.segment import Segment, write_segment
-from retrieval.store import (
+from retrieval.store.ann import APPROXIMATE_FROM
+from retrieval.store.changes import FileStamp
+from retrieval.store.embedding import embed_documents
+from retrieval.store.generations import (
     SEGMENTS,
     DocumentEntry,
     Manifest,
@@ -46,6 +43,9 @@ from retrieval.store import (
     save_generation,
     segment_files,
 )
+from retrieval.store.lock import index_lock
+from retrieval.store.merging import merge_segments, segments_to_merge
+from retrieval.store.segment import Segment, write_segment
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def _merged(
     entries: dict[str, DocumentEntry],
     approximate_from: int,
 ) -> dict[str, DocumentEntry]:
-    """`entries`, with the segments that are due merged (retrieval/merging.py)."""
+    """`entries`, with the segments that are due merged (retrieval/store/merging.py)."""
     segments = {s.name: s for s in previous.index.segments} if previous else {}
     if new_segment:
         segments[new_segment] = Segment(root / SEGMENTS / new_segment)

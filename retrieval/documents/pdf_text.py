@@ -15,9 +15,15 @@ from collections import Counter
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
-from retrieval.decoding import normalise_text
+from retrieval.documents.decoding import normalise_text
+from retrieval.documents.readers import (
+    LIST_ITEM,
+    SENTENCE_END,
+    TITLE_MAX_CHARS,
+    Extracted,
+    iso_date,
+)
 from retrieval.errors import DocumentError
-from retrieval.readers import LIST_ITEM, SENTENCE_END, TITLE_MAX_CHARS, Extracted, iso_date
 
 _PAGE_NUMBER = re.compile(
     r"^(?:(?:page|p\.|стр\.?|страница|с\.|сторінка)\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?"

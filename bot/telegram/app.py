@@ -27,8 +27,8 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from bot.telegram_access import Access, AddressedToBot
-from bot.telegram_handlers import (
+from bot.telegram.access import Access, AddressedToBot
+from bot.telegram.handlers import (
     SERVICES,
     Services,
     ask_command,
@@ -45,8 +45,8 @@ from bot.telegram_handlers import (
     status,
     unknown_button,
 )
-from bot.telegram_phrases import ENGLISH, RUSSIAN, UKRAINIAN
-from bot.telegram_search import RecentAnswers, SearchBatcher
+from bot.telegram.phrases import ENGLISH, RUSSIAN, UKRAINIAN
+from bot.telegram.search import RecentAnswers, SearchBatcher
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, IndexStoreError
 

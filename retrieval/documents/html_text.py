@@ -2,7 +2,7 @@
 
 The parser never recurses, so absurdly deep nesting costs only a list entry per open tag.
 Page furniture (scripts, navigation, headers, footers, forms…) is skipped wholesale;
-whatever debris survives inside the article is left to `retrieval.cleaning`.
+whatever debris survives inside the article is left to `retrieval.documents.cleaning`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from retrieval.decoding import decode_bytes
+from retrieval.documents.decoding import decode_bytes
+from retrieval.documents.readers import Extracted, iso_date
 from retrieval.errors import DocumentError
-from retrieval.readers import Extracted, iso_date
 
 _SKIPPED = frozenset(
     {

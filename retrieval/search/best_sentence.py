@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from retrieval.encoders import Encoder
+from retrieval.encoders.base import Encoder
+from retrieval.passages.sentences import sentence_spans
 from retrieval.records import Passage
-from retrieval.sentences import sentence_spans
-from retrieval.stemming import analyse, is_cyrillic
+from retrieval.store.stemming import analyse, is_cyrillic
 
 WORD_WEIGHT = 0.05
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.encoders import Encoder, SentenceEncoder, encode_in_batches
-from retrieval.index import PassageIndex
-from retrieval.lexical import TermCounts
-from retrieval.passages import PassageSettings, split_passages
+from retrieval.encoders.base import Encoder, SentenceEncoder, encode_in_batches
+from retrieval.passages.cutting import PassageSettings, split_passages
+from retrieval.passages.sentences import sentence_spans
 from retrieval.records import Document, Passage, titled_spans, titled_text
-from retrieval.segment import SegmentRows, text_key
-from retrieval.sentences import sentence_spans
+from retrieval.store.index import PassageIndex
+from retrieval.store.lexical import TermCounts
+from retrieval.store.segment import SegmentRows, text_key
 
 
 @dataclass(frozen=True)

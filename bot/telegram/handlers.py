@@ -25,8 +25,8 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.telegram_access import Access, without_mention
-from bot.telegram_format import (
+from bot.telegram.access import Access, without_mention
+from bot.telegram.format import (
     answer_keyboard,
     escape,
     format_context,
@@ -35,13 +35,13 @@ from bot.telegram_format import (
     plain,
     shorten,
 )
-from bot.telegram_phrases import Phrases, phrases_for
-from bot.telegram_search import RecentAnswers, SearchBatcher, more_hits, parse_data
-from bot.telegram_texts import help_text, index_report_text, sources_text, start_text, status_text
+from bot.telegram.phrases import Phrases, phrases_for
+from bot.telegram.search import RecentAnswers, SearchBatcher, more_hits, parse_data
+from bot.telegram.texts import help_text, index_report_text, sources_text, start_text, status_text
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, IndexMissingError
-from retrieval.filters import NO_FILTERS, Filters, date_bound
-from retrieval.store import Manifest
+from retrieval.search.filters import NO_FILTERS, Filters, date_bound
+from retrieval.store.generations import Manifest
 
 log = logging.getLogger(__name__)
 

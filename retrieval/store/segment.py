@@ -7,9 +7,9 @@
                         and keys.rows.npy the row of each, so a vector is found by its text
       passages.sqlite   each row's passage (document, text, offsets), read a few at a time
       sentences.npy     float16 vectors of the sentences of each row with more than one,
-                        rows' first sentence in sentences.first.npy (retrieval/best_sentence.py)
-      terms.*.npy, vocabulary.json   term counts for BM25 (retrieval/lexical.py)
-      approximate.faiss an HNSW graph over the vectors, for a big segment (retrieval/ann.py)
+                        rows' first sentence in sentences.first.npy (search/best_sentence.py)
+      terms.*.npy, vocabulary.json   term counts for BM25 (lexical.py)
+      approximate.faiss an HNSW graph over the vectors, for a big segment (ann.py)
       segment.json      rows, dimension, and the size of every file above, written last
 
 A reindex writes one new segment for the documents it encoded; the generation then names
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.lexical import TermCounts
 from retrieval.records import Passage
+from retrieval.store.lexical import TermCounts
 
 SEGMENTS = "segments"
 VECTORS = "vectors.npy"
@@ -87,7 +87,7 @@ def write_segment(root: Path, rows: SegmentRows, build_approximate: bool = False
         files = [VECTORS, IDS, KEYS, KEY_ROWS, PASSAGES, SENTENCES, SENTENCE_FIRST]
         files += rows.terms.save(staging)
         if build_approximate:
-            from retrieval.ann import APPROXIMATE_FILE, build_graph
+            from retrieval.store.ann import APPROXIMATE_FILE, build_graph
 
             build_graph(vectors, staging / APPROXIMATE_FILE)
             files.append(APPROXIMATE_FILE)
@@ -191,7 +191,7 @@ class Segment:
         )
         self._db_lock = threading.Lock()
         self.approximate = None
-        from retrieval.ann import APPROXIMATE_FILE, read_graph
+        from retrieval.store.ann import APPROXIMATE_FILE, read_graph
 
         if (folder / APPROXIMATE_FILE).exists():
             self.approximate = read_graph(folder / APPROXIMATE_FILE)

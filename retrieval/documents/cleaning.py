@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.decoding import strip_control_characters
+from retrieval.documents.decoding import strip_control_characters
 
 _LOWER = "a-zа-яёіїєґ"
 _UPPER = "A-ZА-ЯЁІЇЄҐ"

@@ -18,9 +18,9 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.telegram_phrases import Phrases
-from bot.telegram_search import context_data, more_data
-from bot.telegram_split import split_html, utf16_len
+from bot.telegram.phrases import Phrases
+from bot.telegram.search import context_data, more_data
+from bot.telegram.split import split_html, utf16_len
 from retrieval.records import Answer, Hit, Passage
 
 # A hit this far above the threshold reads as a strong match.

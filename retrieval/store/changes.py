@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.corpus_files import corpus_id, unreadable
-from retrieval.documents import iter_corpus_files, sidecar_path
+from retrieval.documents.corpus_files import corpus_id, unreadable
+from retrieval.documents.loading import iter_corpus_files, sidecar_path
 from retrieval.errors import DocumentError
-from retrieval.store import DocumentEntry, Manifest
+from retrieval.store.generations import DocumentEntry, Manifest
 
 RACY_NS = 2_000_000_000  # coarse-timestamp filesystems (FAT) tick every 2 s
 

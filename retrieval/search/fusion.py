@@ -1,11 +1,11 @@
 """Combining the dense and lexical signals: small pure functions over candidate scores.
 
 Both signals arrive on absolute scales: the dense one as a cosine, the lexical one as the
-share of the query's BM25 evidence a passage holds (`retrieval.lexical`). "convex" sums
+share of the query's BM25 evidence a passage holds (`retrieval.store.lexical`). "convex" sums
 them as they are; "minmax" and "zscore" first normalise each signal over the question's
 candidates; "rrf" (reciprocal-rank fusion) ignores scores and sums rank credits.
 `benchmarks/tune_fusion.py` compares them. Ordering is all fusion does: how sure a hit is
-comes from its raw scores (`retrieval.search.Scoring`), whatever ordered it.
+comes from its raw scores (`retrieval.search.searcher.Scoring`), whatever ordered it.
 """
 
 from __future__ import annotations

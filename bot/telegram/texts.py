@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.telegram_format import escape, shorten
-from bot.telegram_phrases import Phrases
-from bot.telegram_split import split_html
-from retrieval.indexer import IndexReport
+from bot.telegram.format import escape, shorten
+from bot.telegram.phrases import Phrases
+from bot.telegram.split import split_html
 from retrieval.records import SkippedFile
-from retrieval.store import Manifest
+from retrieval.store.generations import Manifest
+from retrieval.store.indexer import IndexReport
 
 LISTED_NAMES = 10
 LISTED_SOURCES = 50

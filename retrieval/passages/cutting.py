@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
+from retrieval.passages.sentences import sentence_spans
 from retrieval.records import Document, Passage
-from retrieval.sentences import sentence_spans
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from retrieval.bert_onnx import Q4_BLOCK, BertConfig, BlockQ4, Weight
+from retrieval.encoders.bert_onnx import Q4_BLOCK, BertConfig, BlockQ4, Weight
 
 MAGIC = b"E5S1"
 F32, Q4_0 = 0, 1

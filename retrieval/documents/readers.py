@@ -8,7 +8,7 @@ Text files carry metadata in optional front matter at the very top:
     url: https://…
     ---
 
-A sidecar JSON file beside the document can override it (see `retrieval.documents`).
+A sidecar JSON file beside the document can override it (see `retrieval.documents.loading`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from retrieval.decoding import decode_bytes
+from retrieval.documents.decoding import decode_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """One generation of the index as searched: the live rows of its segments, end to end.
 
-A generation is a set of segments (retrieval/segment.py) and, for each document, the run
+A generation is a set of segments (retrieval/store/segment.py) and, for each document, the run
 of rows that holds its passages; every other row is dead (a document edited or deleted
 since the segment was written). Vectors, ids and term counts stay memory-mapped in the
 segments; a passage's text is read from its segment when a search needs it.
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.ann import search_graph, worth_graph
-from retrieval.lexical import LexicalIndex
 from retrieval.records import Passage, Source
-from retrieval.segment import Segment
+from retrieval.store.ann import search_graph, worth_graph
+from retrieval.store.lexical import LexicalIndex
+from retrieval.store.segment import Segment
 
 _CACHED_PASSAGES = 4096  # candidates recur across questions; each is a SQLite read
 

@@ -4,7 +4,7 @@
       CURRENT                  name of the live generation (replaced with os.replace)
       gen-<ns>/manifest.json   format version, model, dimension, passage settings, and the
                                documents, each with the segment rows holding its passages
-      segments/seg-<ns>/       passages, vectors and term counts (retrieval/segment.py)
+      segments/seg-<ns>/       passages, vectors and term counts (retrieval/store/segment.py)
 
 A reindex writes one segment for what it encoded and a new manifest; unchanged documents
 keep pointing at the rows they had, so the work follows the change, not the corpus. The
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.ann import APPROXIMATE_FROM
 from retrieval.errors import IndexMismatchError, IndexMissingError, IndexStoreError
-from retrieval.index import DocumentRows, PassageIndex
 from retrieval.records import SkippedFile, Source
-from retrieval.segment import IDS, SEGMENTS, Segment, fsync, staged
+from retrieval.store.ann import APPROXIMATE_FROM
+from retrieval.store.index import DocumentRows, PassageIndex
+from retrieval.store.segment import IDS, SEGMENTS, Segment, fsync, staged
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def save_generation(root: Path, manifest: Manifest) -> str:
 
 def segment_files(root: Path, name: str) -> dict[str, int]:
     """The sizes of a written segment's files, for the manifest."""
-    from retrieval.segment import recorded_sizes
+    from retrieval.store.segment import recorded_sizes
 
     return recorded_sizes(root / SEGMENTS / name)
 
@@ -327,7 +327,7 @@ def prune(root: Path, keep: str) -> None:
     """Drop old generations, leftovers of interrupted writes, and segments no kept
     generation names; keep the newest few generations.
 
-    Only folders named as this module and retrieval/segment.py name them are touched,
+    Only folders named as this module and retrieval/store/segment.py name them are touched,
     oldest first by their timestamp; a user's own `gen-2021-photos` is never deleted. Call
     it holding the index lock: a segment being written has no generation yet.
     """
