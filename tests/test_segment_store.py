@@ -215,3 +215,15 @@ def test_the_approximate_threshold_is_a_setting(
     monkeypatch.setenv("CITEBOT_APPROXIMATE_FROM", "-1")
     assert main(["ask", "troops", *options]) == 1
     assert "CITEBOT_APPROXIMATE_FROM='-1' is not a valid value" in capsys.readouterr().err
+
+
+def test_an_index_folder_given_relative_to_the_working_folder_works(
+    seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    options = ["--corpus", str(seed_corpus.relative_to(tmp_path)), "--index", "embeddings"]
+    assert main(["index", *options]) == 0
+    assert main(["ask", "How many Russian troops remain near Ukraine?", *options]) == 0
+    assert "3,500" in capsys.readouterr().out

@@ -185,7 +185,7 @@ class Segment:
         if self.vectors.shape != (self.rows, int(info["dim"])) or set(shapes) != {self.rows}:
             raise ValueError(f"{self.name} is inconsistent")
         self._db = sqlite3.connect(
-            (folder / PASSAGES).as_uri() + "?mode=ro&immutable=1",
+            (folder / PASSAGES).resolve().as_uri() + "?mode=ro&immutable=1",
             uri=True,
             check_same_thread=False,
         )
