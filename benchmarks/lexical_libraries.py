@@ -35,11 +35,12 @@ from typing import NamedTuple, Protocol
 from unittest import mock
 
 import bm25s
+import numpy as np
 from signals import EVAL_ROOT
 
 from retrieval.evaluation import RANK_DEPTH, score_rankings
 from retrieval.store import lexical
-from retrieval.store.lexical import K1, B, LexicalIndex
+from retrieval.store.lexical import K1, B, LexicalIndex, TermCounts
 from retrieval.store.stemming import analyse
 
 SETS = ("xquad_en", "xquad_ru", "uasquad_uk_dev", "scifact")
@@ -114,19 +115,24 @@ class Ours:
 
     def build(self, documents: list[list[str]]) -> None:
         self.texts = {row: " ".join(tokens) for row, tokens in enumerate(documents)}
-        self.index = LexicalIndex.build(self.texts.items())
+        self._index()
+
+    def _index(self) -> None:
+        self.ids = list(self.texts)
+        self.terms = TermCounts.build(self.texts.values())
+        self.index = LexicalIndex([self.terms], [0], np.ones(len(self.ids), dtype=bool))
 
     def search(self, query: list[str], k: int) -> list[int]:
-        return [pid for pid, _ in self.index.top(self.index.scores(" ".join(query)), k)]
+        return [self.ids[row] for row, _ in self.index.top(self.index.scores(" ".join(query)), k)]
 
     def replace(self, old: int, new: int) -> None:
         self.texts[new] = self.texts.pop(old)
-        self.index = LexicalIndex.build(self.texts.items())
+        self._index()
 
     def size(self) -> int:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir()
-        self.index.save(self.folder)
+        self.terms.save(self.folder)
         return folder_size(self.folder)
 
 
