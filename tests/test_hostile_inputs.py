@@ -383,7 +383,7 @@ def shared_folder() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def as_another_user(argv: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+def as_another_user(argv: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run citebot as `nobody` when we are root, since root writes a read-only folder."""
     prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     return subprocess.run(
@@ -391,7 +391,7 @@ def as_another_user(argv: list[str], home: Path) -> subprocess.CompletedProcess[
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, "HOME": str(home)},
+        env={**os.environ, "HOME": str(home), **env},
     )
 
 
@@ -417,6 +417,14 @@ def test_a_read_only_index_folder_fails_before_encoding_and_keeps_serving(
     assert result.stderr.startswith(f"citebot: cannot write to the index folder {index}/")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     answer = as_another_user(["ask", SEED_QUESTION, *options(corpus, index)], home)
+    assert answer.returncode == 0 and "3,500" in answer.stdout
+
+    # A model cache this user may not even read (another account's XDG_CACHE_HOME).
+    private = shared_folder / "private-cache"
+    private.mkdir(mode=0o700)
+    answer = as_another_user(
+        ["ask", SEED_QUESTION, *options(corpus, index)], home, XDG_CACHE_HOME=str(private)
+    )
     assert answer.returncode == 0 and "3,500" in answer.stdout
 
 

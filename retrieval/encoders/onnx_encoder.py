@@ -93,15 +93,16 @@ def onnx_model_path(model: str, root: Path | None = None) -> Path:
     source = spec.weights_file()
     name = f"{spec.slug}-{_digest(source)}"
     folder = (root or cache_root()) / name
-    if (folder / MODEL_FILE).is_file():
-        return folder / MODEL_FILE
     try:
+        if (folder / MODEL_FILE).is_file():
+            return folder / MODEL_FILE
         _build_atomically(spec, source, folder)
     except PermissionError as exc:
-        # A home folder this user may not write (a service account): build for this process.
+        # A cache folder this user may not read or write (a service account, another user's
+        # XDG_CACHE_HOME): build for this process.
         scratch = Path(tempfile.mkdtemp(prefix="citebot-models-"))
         log.warning(
-            "cannot write the model cache (%s); building %s in %s for this run only: set "
+            "cannot use the model cache (%s); building %s in %s for this run only: set "
             "XDG_CACHE_HOME to a writable folder to keep it",
             exc,
             model,
