@@ -293,3 +293,6 @@ def test_near_duplicates_fold_into_the_best_ranked_copy() -> None:
         15: Passage(6, "a.txt", story, 200, 280, 2),  # the same text again in one file
     }
     assert fold_near_duplicates(passages) == [(10, ("b.txt", "d.txt")), (12, ()), (13, ())]
+    # A limit keeps the same first passages, with everything folded into them.
+    assert fold_near_duplicates(passages, 1) == [(10, ("b.txt", "d.txt"))]
+    assert fold_near_duplicates(passages, 2) == [(10, ("b.txt", "d.txt")), (12, ())]

@@ -177,7 +177,8 @@ class Searcher:
         vectors = self.encoder.encode_queries(cleaned)
         depth = max(MIN_CANDIDATES, 3 * k)
         ranked = [
-            found[:k] for found in self.rank(cleaned, depth, vectors=vectors, filters=filters)
+            found[:k]
+            for found in self.rank(cleaned, depth, vectors=vectors, filters=filters, limit=k)
         ]
         best = (
             best_sentences(
@@ -229,12 +230,17 @@ class Searcher:
         *,
         vectors: np.ndarray | None = None,
         filters: Filters | None = None,
+        limit: int | None = None,
     ) -> list[list[Ranked]]:
-        """Each question's candidates, best first, up to `depth` from each signal.
+        """Each question's candidates, best first, up to `depth` from each signal, and at
+        most `limit` of them (or the reranker's depth, if more).
 
         `vectors` are the questions' encodings when the caller has them already.
         """
         cleaned = [_clean(query) for query in queries]
+        kept_limit = limit
+        if limit is not None and self.reranker is not None:
+            kept_limit = max(limit, self.reranker.depth)
         allowed = None
         if filters:
             admitted = [doc for doc, source in self.index.sources.items() if filters.admits(source)]
@@ -275,7 +281,7 @@ class Searcher:
                         lexical_of[row],
                         also_in,
                     )
-                    for row, also_in in fold_near_duplicates(passages)
+                    for row, also_in in fold_near_duplicates(passages, kept_limit)
                 ]
             )
         return results if self.reranker is None else _rerank(self.reranker, cleaned, results)
@@ -304,14 +310,18 @@ def _rerank(
     return reordered
 
 
-def fold_near_duplicates(passages: dict[int, Passage]) -> list[tuple[int, tuple[str, ...]]]:
+def fold_near_duplicates(
+    passages: dict[int, Passage], limit: int | None = None
+) -> list[tuple[int, tuple[str, ...]]]:
     """(row, other documents that repeat it) for each passage, best first, that no better
     one repeats; `passages` holds the candidates by row, best first.
 
     A passage of another document repeats one when they share at least NEAR_DUPLICATE of
     their word trigrams (Jaccard); within one document only identical text does (a
     templated report's near-identical paragraphs are different facts). The lower-ranked
-    passage is folded into the higher.
+    passage is folded into the higher. With `limit`, the first `limit` passages kept and
+    everything folded into them are the same, and no more are kept: a question showing five
+    hits need not compare a hundred candidates with each other.
     """
     kept: list[tuple[int, Passage, int, list[str]]] = []  # row, passage, trigrams, also in
     holders: dict[tuple[str, ...], list[int]] = {}  # trigram → the kept passages that have it
@@ -329,6 +339,8 @@ def fold_near_duplicates(passages: dict[int, Passage]) -> list[tuple[int, tuple[
                     also_in.append(passage.doc_id)
                 break
         else:
+            if len(kept) == limit:
+                continue
             for shingle in shingles:
                 holders.setdefault(shingle, []).append(len(kept))
             kept.append((row, passage, len(shingles), []))
