@@ -33,7 +33,7 @@ from retrieval.errors import IndexMismatchError, IndexMissingError, IndexStoreEr
 from retrieval.records import SkippedFile, Source
 from retrieval.store.ann import APPROXIMATE_FROM
 from retrieval.store.index import DocumentRows, PassageIndex
-from retrieval.store.segment import IDS, SEGMENTS, Segment, fsync, staged
+from retrieval.store.segment import IDS, SEGMENTS, Segment, fsync, recorded_sizes, staged
 
 log = logging.getLogger(__name__)
 
@@ -305,8 +305,6 @@ def save_generation(root: Path, manifest: Manifest) -> str:
 
 def segment_files(root: Path, name: str) -> dict[str, int]:
     """The sizes of a written segment's files, for the manifest."""
-    from retrieval.store.segment import recorded_sizes
-
     return recorded_sizes(root / SEGMENTS / name)
 
 

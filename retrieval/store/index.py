@@ -50,6 +50,7 @@ class PassageIndex:
         self.sources = dict(sources)
         self._offsets = np.cumsum([0, *(s.rows for s in self.segments)]).astype(np.int64)
         offset_of = {s.name: int(o) for s, o in zip(self.segments, self._offsets, strict=False)}
+        rows_in = {s.name: s.rows for s in self.segments}
         self._ids = (
             np.concatenate([s.ids for s in self.segments])
             if self.segments
@@ -61,9 +62,7 @@ class PassageIndex:
             if not rows.count:
                 continue
             first = offset_of[rows.segment] + rows.first
-            if rows.first < 0 or first + rows.count > offset_of[rows.segment] + self._rows_in(
-                rows.segment
-            ):
+            if rows.first < 0 or rows.first + rows.count > rows_in[rows.segment]:
                 raise ValueError(f"{doc_id} points past the end of segment {rows.segment}")
             self._doc_rows[doc_id] = range(first, first + rows.count)
             self.live[first : first + rows.count] = True
@@ -77,9 +76,6 @@ class PassageIndex:
 
     def __len__(self) -> int:
         return len(self._sorted_ids)
-
-    def _rows_in(self, segment_name: str) -> int:
-        return next(s.rows for s in self.segments if s.name == segment_name)
 
     # --- rows and ids ---------------------------------------------------------------------
 
@@ -106,13 +102,6 @@ class PassageIndex:
         return mask
 
     # --- passages and vectors -------------------------------------------------------------
-
-    def passages(self, ids: Sequence[int]) -> list[Passage]:
-        """The passages with these ids, in this order. Raises KeyError for an unknown id."""
-        rows = self.rows_of(ids)
-        if len(rows) and rows.min() < 0:
-            raise KeyError(int(np.asarray(ids)[rows < 0][0]))
-        return self.passages_at(rows.tolist())
 
     def passages_at(self, rows: Sequence[int]) -> list[Passage]:
         with self._cache_lock:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.records import Passage
+from retrieval.store.ann import APPROXIMATE_FILE, build_graph, read_graph
 from retrieval.store.lexical import TermCounts
 
 SEGMENTS = "segments"
@@ -87,8 +88,6 @@ def write_segment(root: Path, rows: SegmentRows, build_approximate: bool = False
         files = [VECTORS, IDS, KEYS, KEY_ROWS, PASSAGES, SENTENCES, SENTENCE_FIRST]
         files += rows.terms.save(staging)
         if build_approximate:
-            from retrieval.store.ann import APPROXIMATE_FILE, build_graph
-
             build_graph(vectors, staging / APPROXIMATE_FILE)
             files.append(APPROXIMATE_FILE)
         info = {
@@ -190,11 +189,8 @@ class Segment:
             check_same_thread=False,
         )
         self._db_lock = threading.Lock()
-        self.approximate = None
-        from retrieval.store.ann import APPROXIMATE_FILE, read_graph
-
-        if (folder / APPROXIMATE_FILE).exists():
-            self.approximate = read_graph(folder / APPROXIMATE_FILE)
+        graph = folder / APPROXIMATE_FILE
+        self.approximate = read_graph(graph) if graph.exists() else None
 
     def passages(self, rows: Sequence[int]) -> list[Passage]:
         """The passages at these rows, in this order."""
@@ -223,10 +219,6 @@ class Segment:
             return np.full(len(keys), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self._keys, keys), self.rows - 1)
         return np.where(self._keys[at] == keys, self._key_rows[at], -1)
-
-    def close(self) -> None:
-        with self._db_lock:
-            self._db.close()
 
 
 def _mapped(path: Path) -> np.ndarray:
