@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from retrieval.encoders.base import Encoder
-from retrieval.passages.sentences import sentence_spans
+from retrieval.passages.sentences import split_sentences
 from retrieval.records import Passage
 from retrieval.store.stemming import analyse, is_cyrillic
 
@@ -37,34 +37,36 @@ def best_sentences(
 ) -> list[list[str]]:
     """Per question, the best sentence of each of its hits. `stored` gives a passage's
     stored sentence vectors (empty when it has none)."""
-    picked: list[list[str | None]] = []
+    # Per question, each hit's pick, or its sentences while they wait to be encoded.
+    picked: list[list[str | list[str]]] = []
     to_encode: dict[str, int] = {}  # each sentence to encode → its row in one batch
     for passages, question, query in zip(hits, questions, question_vectors, strict=True):
         terms = set(analyse(question))
         cyrillic = is_cyrillic(question)
-        row = []
+        row: list[str | list[str]] = []
         for passage in passages:
-            sentences = [passage.text[a:b] for a, b in sentence_spans(passage.text)]
-            vectors = stored(passage) if cyrillic == is_cyrillic(passage.text) else None
+            sentences = split_sentences(passage.text)
             if len(sentences) <= 1:
                 row.append(sentences[0] if sentences else passage.text.strip())
-            elif vectors is not None and len(vectors) == len(sentences):
+                continue
+            same_script = cyrillic == is_cyrillic(passage.text)
+            vectors = stored(passage) if same_script else None
+            if vectors is not None and len(vectors) == len(sentences):
                 scores = vectors @ query + WORD_WEIGHT * word_shares(terms, sentences)
                 row.append(sentences[int(np.argmax(scores))])
             else:
-                row.append(None)
+                row.append(sentences)
                 for sentence in sentences:
                     to_encode.setdefault(sentence, len(to_encode))
         picked.append(row)
     encoded = encoder.encode_passages(list(to_encode)) if to_encode else None
     out = []
-    for passages, row, query in zip(hits, picked, question_vectors, strict=True):
+    for row, query in zip(picked, question_vectors, strict=True):
         choices = []
-        for passage, choice in zip(passages, row, strict=True):
-            if choice is None:
-                sentences = [passage.text[a:b] for a, b in sentence_spans(passage.text)]
-                scores = encoded[[to_encode[s] for s in sentences]] @ query
-                choice = sentences[int(np.argmax(scores))]
+        for choice in row:
+            if isinstance(choice, list):  # so `encoded` holds its sentences
+                scores = encoded[[to_encode[s] for s in choice]] @ query
+                choice = choice[int(np.argmax(scores))]
             choices.append(choice)
         out.append(choices)
     return out

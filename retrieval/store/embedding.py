@@ -42,13 +42,14 @@ def embed_documents(
 ) -> Embedded:
     """Cut and encode documents, taking vectors already computed from `reuse_from`."""
     passages: list[Passage] = []
-    texts: list[str] = []
+    titles: list[str] = []
     counts = []
     for document in documents:
         cut = split_passages(document, encoder.count_tokens, settings)
         passages.extend(cut)
-        texts.extend(titled_text(document.title, p.text) for p in cut)
+        titles.extend([document.title] * len(cut))
         counts.append(len(cut))
+    texts = [titled_text(title, p.text) for title, p in zip(titles, passages, strict=True)]
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     sentences = [_NONE] * len(texts)
     missing = np.ones(len(texts), dtype=bool)
@@ -66,7 +67,10 @@ def embed_documents(
                     missing[at] = False
     todo = np.flatnonzero(missing).tolist()
     fresh, fresh_sentences = _encode(
-        encoder, [texts[i] for i in todo], [passages[i] for i in todo], progress
+        encoder,
+        [texts[i] for i in todo],
+        [(titles[i], passages[i]) for i in todo],
+        progress,
     )
     vectors[todo] = fresh
     for at, found in zip(todo, fresh_sentences, strict=True):
@@ -79,20 +83,19 @@ _NONE = np.zeros((0, 0), dtype=np.float32)
 
 
 def _encode(
-    encoder: Encoder, texts: list[str], passages: list[Passage], progress: bool
+    encoder: Encoder, texts: list[str], titled: list[tuple[str, Passage]], progress: bool
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Vectors of `texts` (the passages titled), and of each passage's sentences where
-    the encoder gives them and the passage has more than one."""
+    """Vectors of `texts` (each (title, passage) of `titled` as embedded), and of each
+    passage's sentences where the encoder gives them and the passage has more than one."""
     if not isinstance(encoder, SentenceEncoder):
         vectors = encode_in_batches(
             encoder.encode_passages, texts, dim=encoder.dim, progress=progress
         )
         return vectors, [_NONE] * len(texts)
     spans = {}
-    for text, passage in zip(texts, passages, strict=True):
+    for text, (title, passage) in zip(texts, titled, strict=True):
         found = sentence_spans(passage.text)
-        title_length = len(text) - len(passage.text) - 1
-        spans[text] = titled_spans(text[:title_length], found) if len(found) > 1 else []
+        spans[text] = titled_spans(title, found) if len(found) > 1 else []
     by_text: dict[str, np.ndarray] = {}
 
     def encode(batch: Sequence[str]) -> np.ndarray:
