@@ -75,7 +75,7 @@ def reference_pick(encoder: Encoder, hit: Hit, query: np.ndarray) -> str:
 def run_set(name: str, encoder: Encoder, sample: int) -> tuple[Tally, list[float]]:
     folder = EVAL / name
     eval_set = load_beir(folder)
-    index, _ = index_set(folder, eval_set, encoder, PassageSettings(), progress=True)
+    index = index_set(folder, eval_set, encoder, PassageSettings(), progress=True)[0].index
     searcher = Searcher(index, encoder, default_scoring(encoder.name))
     rows = [json.loads(line) for line in (folder / "queries.jsonl").open(encoding="utf-8")]
     answers_of = {str(row["_id"]): row.get("answers", []) for row in rows}

@@ -38,7 +38,7 @@ def offline() -> None:
 def load_set(folder: Path, encoder: Encoder) -> tuple[EvalSet, PassageIndex]:
     """The set and its index, vectors reused from `citebot eval`'s cache when there."""
     eval_set = load_beir(folder)
-    index, _ = index_set(folder, eval_set, encoder, SETTINGS, progress=True)
+    index = index_set(folder, eval_set, encoder, SETTINGS, progress=True)[0].index
     return eval_set, index
 
 

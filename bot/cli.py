@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser(
+        "copy-to-qdrant",
+        parents=[common],
+        help="copy the embedded index into Qdrant (CITEBOT_QDRANT_URL), encoding nothing",
+    )
+
+    commands.add_parser(
         "telegram",
         parents=[common],
         help="run the Telegram bot (TELEGRAM_BOT_TOKEN)",
@@ -196,6 +202,7 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
             reranker=settings.reranker,
             rerank_depth=settings.rerank_depth,
             approximate_from=settings.approximate_from,
+            qdrant=settings.qdrant,
         )
     )
 
@@ -286,7 +293,8 @@ def run_status(args: argparse.Namespace, settings: Settings, _: Environment) -> 
 
     engine = _engine(args, settings)
     manifest = engine.manifest()
-    problems = damage(engine.config.index_dir)
+    # Qdrant keeps its own storage whole; only the embedded store's files are checked.
+    problems = damage(engine.config.index_dir) if settings.qdrant is None else []
     stale = changes_since(manifest, engine.config.corpus)
     if args.json:
         summary = json.loads(manifest.to_json())
@@ -325,8 +333,19 @@ def run_eval(args: argparse.Namespace, settings: Settings, _: Environment) -> in
         reranker=engine.reranker,
         progress=sys.stderr.isatty(),
         cache=not args.no_cache,
+        qdrant=settings.qdrant,
     )
     print(json.dumps(eval_to_dict(report)) if args.json else format_eval(report))
+    return 0
+
+
+def run_copy_to_qdrant(args: argparse.Namespace, settings: Settings, _: Environment) -> int:
+    from bot.terminal_format import format_index_report
+
+    if settings.qdrant is None:
+        raise CitebotError("set CITEBOT_QDRANT_URL to the Qdrant store to copy the index into")
+    report = _engine(args, settings).copy_to_qdrant()
+    print(format_index_report(report))
     return 0
 
 
@@ -346,6 +365,7 @@ COMMANDS = {
     "status": run_status,
     "watch": run_watch,
     "eval": run_eval,
+    "copy-to-qdrant": run_copy_to_qdrant,
     "telegram": run_telegram,
 }
 

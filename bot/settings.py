@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import TypeVar
 
 from retrieval.encoders.base import DEFAULT_MODEL
 from retrieval.errors import CitebotError
+from retrieval.qdrant.connection import QdrantSettings
 from retrieval.search.fusion import METHODS
 from retrieval.search.reranker import RERANK_DEPTH
 from retrieval.store.ann import APPROXIMATE_FROM
@@ -52,6 +54,7 @@ class Settings:
     reranker: str | None = None
     rerank_depth: int = RERANK_DEPTH
     approximate_from: int = APPROXIMATE_FROM
+    qdrant: QdrantSettings | None = None  # CITEBOT_QDRANT_URL and friends; None: embedded
     top_k: int = 3
     max_passage_tokens: int = 200
     telegram_token: str | None = None
@@ -85,6 +88,7 @@ class Settings:
             approximate_from=get(
                 "CITEBOT_APPROXIMATE_FROM", _non_negative_int, defaults.approximate_from
             ),
+            qdrant=_qdrant(get),
             top_k=get("CITEBOT_TOP_K", top_k, defaults.top_k),
             max_passage_tokens=get(
                 "CITEBOT_MAX_PASSAGE_TOKENS", _positive_int, defaults.max_passage_tokens
@@ -156,6 +160,35 @@ def _check_guarded(path: Path, names: list[str]) -> None:
             f"{path} sets {', '.join(names)} but other users can change that file; "
             f"make it yours and run `chmod go-w {path}`, or set them in the environment"
         )
+
+
+def _qdrant(get: Callable[[str, Callable[[str], T], T], T]) -> QdrantSettings | None:
+    """The Qdrant store's settings, or None (the embedded store) without CITEBOT_QDRANT_URL."""
+    url = get("CITEBOT_QDRANT_URL", str, "")
+    if not url:
+        return None
+    defaults = QdrantSettings(url)
+    return QdrantSettings(
+        url=url,
+        api_key=get("CITEBOT_QDRANT_API_KEY", str, None),
+        collection=get("CITEBOT_QDRANT_COLLECTION", _collection_name, defaults.collection),
+        timeout=get("CITEBOT_QDRANT_TIMEOUT", _positive_float, defaults.timeout),
+        shards=get("CITEBOT_QDRANT_SHARDS", _positive_int, defaults.shards),
+        replicas=get("CITEBOT_QDRANT_REPLICAS", _positive_int, defaults.replicas),
+    )
+
+
+def _collection_name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:  # also refuses nan
+        raise ValueError(raw)
+    return value
 
 
 def top_k(raw: str) -> int:

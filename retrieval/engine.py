@@ -1,8 +1,10 @@
-"""The engine both faces hold: one corpus, one index folder, one encoder, one live searcher.
+"""The engine both faces hold: one corpus, one index store, one encoder, one live searcher.
 
-The encoder loads once, on first use. A new index generation, from this process or any
-other, is swapped in under a lock by the next search; a question in flight finishes on the
-index it started with.
+The store is the embedded one (an index folder) or, with CITEBOT_QDRANT_URL, a Qdrant
+collection; nothing above the engine tells them apart. The encoder loads once, on first
+use. A new embedded generation, from this process or any other, is swapped in under a lock
+by the next search; a question in flight finishes on the index it started with. A Qdrant
+collection is read afresh by every question, so a reindex from any machine shows at once.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retrieval.encoders.base import Encoder, canonical_model_name, load_encoder
 from retrieval.errors import CitebotError, IndexStoreError
 from retrieval.passages.cutting import PassageSettings
+from retrieval.qdrant.connection import QdrantSettings
 from retrieval.records import Answer, Passage
+from retrieval.search.candidates import SearchIndex
 from retrieval.search.filters import Filters
 from retrieval.search.reranker import RERANK_DEPTH, Reranker
 from retrieval.search.searcher import Scoring, Searcher, default_scoring
@@ -49,6 +53,7 @@ class EngineConfig:
     rerank_depth: int = RERANK_DEPTH
     # Passages from which search goes through HNSW graphs, and a new segment gets one.
     approximate_from: int = APPROXIMATE_FROM
+    qdrant: QdrantSettings | None = None  # the index lives in Qdrant instead of index_dir
 
 
 class Engine:
@@ -67,6 +72,7 @@ class Engine:
         self._reranker: Reranker | None = None
         self._stored: StoredIndex | None = None
         self._unloadable: str | None = None
+        self._qdrant_client: Any = None
 
     @property
     def encoder(self) -> Encoder:
@@ -93,12 +99,52 @@ class Engine:
 
     def manifest(self) -> Manifest:
         """The live index's manifest, read without loading the model."""
+        if self.config.qdrant is not None:
+            from retrieval.qdrant.indexing import read_manifest as read_collection
+
+            return read_collection(self.qdrant_client, self.config.qdrant)
         return read_manifest(self.config.index_dir)
+
+    @property
+    def qdrant_client(self) -> Any:
+        """The one client of the Qdrant store, shared by searches and indexing."""
+        from retrieval.qdrant.connection import connect
+
+        assert self.config.qdrant is not None
+        with self._lock:
+            if self._qdrant_client is None:
+                self._qdrant_client = connect(self.config.qdrant)
+            return self._qdrant_client
+
+    def copy_to_qdrant(self) -> IndexReport:
+        """Copy the embedded index in index_dir into the Qdrant collection, vectors and all."""
+        from retrieval.qdrant.indexing import copy_index
+
+        assert self.config.qdrant is not None
+        embedded = load_index(
+            self.config.index_dir,
+            model=self.model_name,
+            passage_settings=self.config.passages.fingerprint(),
+        )
+        return copy_index(embedded, self.qdrant_client, self.config.qdrant)
 
     def build_index(
         self, *, rebuild: bool = False, progress: bool = False, allow_empty: bool = False
     ) -> IndexReport:
         """Index the corpus; searches pick up the new generation on their next call."""
+        if self.config.qdrant is not None:
+            from retrieval.qdrant.indexing import index_corpus as index_into_qdrant
+
+            return index_into_qdrant(
+                self.config.corpus,
+                self.qdrant_client,
+                self.config.qdrant,
+                self.encoder,
+                self.config.passages,
+                rebuild=rebuild,
+                progress=progress,
+                allow_empty=allow_empty,
+            )
         from retrieval.store.indexer import index_corpus  # the readers: only indexing needs them
 
         check_writable(self.config.index_dir)  # before loading, maybe building, the model
@@ -115,8 +161,21 @@ class Engine:
 
     def searcher(self) -> Searcher:
         """A searcher over the live generation; hold it to finish a question on one index."""
-        stored = self._live()  # before the encoder: a mismatch is told without a model load
-        return Searcher(stored.index, self.encoder, self.scoring, self.reranker, stored.generation)
+        if self.config.qdrant is not None:
+            from retrieval.qdrant.searching import open_index
+
+            collection = open_index(
+                self.qdrant_client,
+                self.config.qdrant,
+                model=self.model_name,
+                passage_settings=self.config.passages.fingerprint(),
+            )
+            index: SearchIndex = collection
+            generation = collection.generation
+        else:
+            stored = self._live()  # before the encoder: a mismatch is told without a model load
+            index, generation = stored.index, stored.generation
+        return Searcher(index, self.encoder, self.scoring, self.reranker, generation)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> Answer:
         return self.searcher().search(query, k, filters=filters)

@@ -7,7 +7,8 @@
     ├── EncoderError             the embedding model is missing or cannot load
     ├── IndexStoreError          a damaged or unreadable index
     │   ├── IndexMissingError    nothing indexed yet
-    │   └── IndexMismatchError   the index was built with another model or passage settings
+    │   ├── IndexMismatchError   the index was built with another model or passage settings
+    │   └── StoreUnreachableError a Qdrant store cannot be reached, refuses the key, or times out
     ├── IndexLockedError         another indexer holds the lock
     ├── CorpusEmptiedError       every indexed file is gone at once (an unmounted share?)
     └── EvalSetError             an evaluation folder is not in the BEIR layout
@@ -48,6 +49,13 @@ class IndexMissingError(IndexStoreError):
 
 class IndexMismatchError(IndexStoreError):
     """The stored index does not fit the configured model or passage settings."""
+
+
+class StoreUnreachableError(IndexStoreError):
+    """The Qdrant store does not answer, refuses us, or answers too late."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "check CITEBOT_QDRANT_URL and CITEBOT_QDRANT_API_KEY")
 
 
 class IndexLockedError(CitebotError):

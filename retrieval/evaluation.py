@@ -11,13 +11,15 @@ passage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval.documents.loading import document_from_text
@@ -25,11 +27,12 @@ from retrieval.encoders.base import Encoder
 from retrieval.errors import DocumentError, EvalSetError
 from retrieval.eval_cache import cache_folder
 from retrieval.passages.cutting import PassageSettings
+from retrieval.qdrant.connection import QdrantSettings
 from retrieval.records import Document
+from retrieval.search.candidates import SearchIndex
 from retrieval.search.reranker import Reranker
 from retrieval.search.searcher import Scoring, Searcher
-from retrieval.store.generations import load_index
-from retrieval.store.index import PassageIndex
+from retrieval.store.generations import StoredIndex, load_index
 from retrieval.store.indexer import index_documents
 
 RANK_DEPTH = 10
@@ -154,7 +157,7 @@ def index_set(
     *,
     cache: bool = True,
     progress: bool = False,
-) -> tuple[PassageIndex, int]:
+) -> tuple[StoredIndex, int]:
     """The set's passages indexed in a store of their own, and how many were encoded.
 
     With `cache`, the store is kept in the user's cache folder, so the next run on the same
@@ -165,11 +168,11 @@ def index_set(
     root = cache_folder(folder, encoder.name, fingerprint) if cache else Path(tempfile.mkdtemp())
     try:
         report = index_documents(root, eval_set.documents, encoder, settings, progress=progress)
-        index = load_index(root, model=encoder.name, passage_settings=fingerprint).index
+        stored = load_index(root, model=encoder.name, passage_settings=fingerprint)
     finally:
         if not cache:
             shutil.rmtree(root, ignore_errors=True)
-    return index, report.passages_encoded
+    return stored, report.passages_encoded
 
 
 def evaluate(
@@ -181,26 +184,61 @@ def evaluate(
     reranker: Reranker | None = None,
     progress: bool = False,
     cache: bool = True,
+    qdrant: QdrantSettings | None = None,
 ) -> EvalReport:
     """Index the set's corpus, then ask its questions one at a time, as a user would.
 
-    With `cache`, vectors from an earlier run on the same set and model are reused.
+    With `cache`, vectors from an earlier run on the same set and model are reused. With
+    `qdrant`, the questions are asked of a collection of the set's own in that store,
+    copied from the embedded index (retrieval/qdrant/indexing.py) and dropped afterwards.
     """
     eval_set = load_beir(folder)
     started = time.perf_counter()
-    index, encoded = index_set(folder, eval_set, encoder, settings, cache=cache, progress=progress)
-    index_seconds = time.perf_counter() - started
-    searcher = Searcher(index, encoder, scoring, reranker)
-    started = time.perf_counter()
-    rankings = {qid: rank_documents(searcher, text) for qid, text in eval_set.queries.items()}
-    search_seconds = time.perf_counter() - started
+    stored, encoded = index_set(folder, eval_set, encoder, settings, cache=cache, progress=progress)
+    with _store_for_questions(stored, qdrant, eval_set.name) as index:
+        index_seconds = time.perf_counter() - started
+        searcher = Searcher(index, encoder, scoring, reranker)
+        started = time.perf_counter()
+        rankings = {qid: rank_documents(searcher, text) for qid, text in eval_set.queries.items()}
+        search_seconds = time.perf_counter() - started
     return EvalReport(
         set_name=eval_set.name,
         model=encoder.name,
         metrics=score_rankings(rankings, eval_set.qrels),
         documents=len(eval_set.documents),
-        passages=len(index),
+        passages=len(stored.index),
         passages_encoded=encoded,
         index_seconds=index_seconds,
         search_seconds=search_seconds,
     )
+
+
+@contextlib.contextmanager
+def _store_for_questions(
+    stored: StoredIndex, qdrant: QdrantSettings | None, set_name: str
+) -> Iterator[SearchIndex]:
+    """The embedded index itself, or its copy in a Qdrant collection of its own."""
+    if qdrant is None:
+        yield stored.index
+        return
+    from retrieval.qdrant.collection import live_collection
+    from retrieval.qdrant.connection import connect, qdrant_errors
+    from retrieval.qdrant.indexing import copy_index
+    from retrieval.qdrant.searching import open_index
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", set_name)
+    own = replace(qdrant, collection=f"{qdrant.collection}_eval_{name}")
+    client = connect(own)
+    copy_index(stored, client, own)
+    try:
+        yield open_index(
+            client,
+            own,
+            model=stored.manifest.model,
+            passage_settings=stored.manifest.passage_settings,
+        )
+    finally:
+        with qdrant_errors(own):
+            live = live_collection(client, own.collection)
+            if live is not None:
+                client.delete_collection(live)

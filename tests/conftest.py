@@ -1,10 +1,18 @@
-"""Shared fixtures: a clean environment for every test."""
+"""Shared fixtures: a clean environment for every test, and the stores an index can live in.
+
+Tests that take `store` or `seed_engine` run on the embedded store and on Qdrant twice over,
+without a server: on Qdrant's own engine in-process (`edge:`, qdrant-edge-py) and on the
+client's local mode (`local:`). Both serve one process at a time, so tests that share an
+index between processes stay on the embedded store; tests/test_qdrant_store.py runs that
+scenario against a real server when CITEBOT_QDRANT_URL is set.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +22,7 @@ from bot.cli import main
 from retrieval.encoders.base import DEFAULT_MODEL, Encoder, load_encoder
 from retrieval.engine import Engine, EngineConfig
 from retrieval.passages.cutting import PassageSettings
+from retrieval.qdrant.connection import QdrantSettings
 
 
 @pytest.fixture(autouse=True)
@@ -46,12 +55,46 @@ def seed_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-@pytest.fixture(scope="session")
-def seed_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Engine:
-    """An engine over the shipped seed article, indexed once and shared read-only."""
+STORES = ("embedded", "qdrant-edge", "qdrant-local")
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where a test's index lives: the embedded folder, or a Qdrant folder in-process."""
+
+    name: str
+    qdrant: QdrantSettings | None
+
+    @classmethod
+    def named(cls, name: str, folder: Path) -> Store:
+        kind = name.removeprefix("qdrant-")
+        in_process = QdrantSettings(f"{kind}:{folder / kind}") if kind != name else None
+        return cls(name, in_process)
+
+    def engine(
+        self, corpus: Path, index_dir: Path, encoder: Encoder, passages: PassageSettings
+    ) -> Engine:
+        config = EngineConfig(corpus, index_dir, DEFAULT_MODEL, passages, qdrant=self.qdrant)
+        return Engine(config, encoder=encoder)
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """Each store in turn; the command line is pointed at it too."""
+    chosen = Store.named(request.param, tmp_path)
+    if chosen.qdrant is not None:
+        monkeypatch.setenv("CITEBOT_QDRANT_URL", chosen.qdrant.url)
+    return chosen
+
+
+@pytest.fixture(scope="session", params=STORES)
+def seed_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, encoder: Encoder
+) -> Engine:
+    """An engine over the shipped seed article, indexed once per store and shared read-only."""
     index_dir = tmp_path_factory.mktemp("seed-index")
-    engine = Engine(
-        EngineConfig(SEED_CORPUS, index_dir, DEFAULT_MODEL, PassageSettings()), encoder=encoder
+    engine = Store.named(request.param, index_dir).engine(
+        SEED_CORPUS, index_dir, encoder, PassageSettings()
     )
     engine.build_index()
     return engine

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Store
 from fake_bot_api import FakeBotApi
 from telegram.ext import Application
 from telegram_fixtures import replies, talk
@@ -152,7 +153,7 @@ OTHER_STORY = (
 
 
 def test_a_syndicated_story_shows_once_with_its_other_sources(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -192,7 +193,9 @@ def dated(corpus: Path, name: str, date: str, url: str, text: str) -> None:
     (corpus / name).write_text(f"---\ndate: {date}\nurl: {url}\n---\n{text}")
 
 
-def test_filters_by_date_and_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_filters_by_date_and_source(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     dated(

@@ -12,6 +12,7 @@ import time
 import weakref
 from pathlib import Path
 
+from conftest import Store
 from fake_bot_api import FakeBotApi
 from telegram.ext import Application
 from telegram_fixtures import replies, talk
@@ -33,19 +34,21 @@ def engine_for(corpus: Path, index_dir: Path, encoder: Encoder) -> Engine:
 
 
 def test_new_generation_is_swapped_in_and_queries_in_flight_keep_theirs(
-    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+    store: Store, seed_corpus: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
-    serving = engine_for(seed_corpus, tmp_path / "index", encoder)
+    serving = store.engine(seed_corpus, tmp_path / "index", encoder, PassageSettings())
     serving.build_index()
     before = serving.searcher()  # a question in flight holds this searcher
     assert not before.search(QUESTION).answered
 
     (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY}", encoding="utf-8")
-    engine_for(seed_corpus, tmp_path / "index", encoder).build_index()  # another writer
+    another_writer = store.engine(seed_corpus, tmp_path / "index", encoder, PassageSettings())
+    another_writer.build_index()
 
     answer = serving.search(QUESTION)
     assert answer.answered and answer.hits[0].source.path == "ferry.txt"
-    assert all(h.source.path != "ferry.txt" for h in before.search(QUESTION).hits)
+    if store.qdrant is None:  # Qdrant serves every question from the live collection
+        assert all(h.source.path != "ferry.txt" for h in before.search(QUESTION).hits)
 
     (seed_corpus / "ferry.txt").unlink()
     serving.build_index()
@@ -53,9 +56,9 @@ def test_new_generation_is_swapped_in_and_queries_in_flight_keep_theirs(
 
 
 def test_answers_outlive_their_index_and_know_it_is_stale(
-    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+    store: Store, seed_corpus: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
-    serving = engine_for(seed_corpus, tmp_path / "index", encoder)
+    serving = store.engine(seed_corpus, tmp_path / "index", encoder, PassageSettings())
     serving.build_index()
     old_index = weakref.ref(serving.searcher().index)
     answer = serving.search(QUESTION, k=2)
@@ -82,9 +85,9 @@ def test_a_new_generation_that_cannot_load_leaves_the_old_one_serving(
 
 
 def test_watch_reindexes_after_a_burst_of_edits(
-    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+    store: Store, seed_corpus: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
-    engine = engine_for(seed_corpus, tmp_path / "index", encoder)
+    engine = store.engine(seed_corpus, tmp_path / "index", encoder, PassageSettings())
     reports = Reports()
     stop = threading.Event()
     watcher = threading.Thread(
@@ -149,10 +152,12 @@ def _read_answer(stdout) -> str:
 
 
 def test_running_bot_answers_from_an_edit_indexed_elsewhere(
-    bot_api: FakeBotApi, seed_corpus: Path, tmp_path: Path, encoder: Encoder
+    store: Store, bot_api: FakeBotApi, seed_corpus: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
-    """The bot keeps polling while `citebot index` (or `watch`) runs in another process."""
-    serving = engine_for(seed_corpus, tmp_path / "index", encoder)
+    """The bot keeps polling while `citebot index` (or `watch`) runs elsewhere: another
+    process on the embedded store, another engine (a client of its own on a server) on
+    Qdrant."""
+    serving = store.engine(seed_corpus, tmp_path / "index", encoder, PassageSettings())
     serving.build_index()
     chat = 4242
 
@@ -161,7 +166,7 @@ def test_running_bot_answers_from_an_edit_indexed_elsewhere(
         [before] = await replies(bot_api, chat, 1)
         assert "No passage matches this well" in before.text
         (seed_corpus / "ferry.txt").write_text(f"Ferry timetable\n\n{FERRY}", encoding="utf-8")
-        other_process = engine_for(seed_corpus, tmp_path / "index", encoder)
+        other_process = store.engine(seed_corpus, tmp_path / "index", encoder, PassageSettings())
         await asyncio.to_thread(other_process.build_index)
         bot_api.push_message(chat, QUESTION)
         after = (await replies(bot_api, chat, 2))[-1]

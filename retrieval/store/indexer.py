@@ -139,49 +139,9 @@ def index_corpus(
             log.warning("rebuilding the whole index: %s", reason)
         old_docs = previous.manifest.documents if previous and not reason else {}
         started_ns = time.time_ns()
-        entries: dict[str, DocumentEntry] = {}
-        to_embed: list[tuple[Document, FileStamp]] = []
-        for path in iter_corpus_files(corpus):
-            doc_id = corpus_id(path, corpus)
-            old = old_docs.get(doc_id)
-            try:
-                check_inside(path, corpus)
-                stamp = FileStamp.of(path)
-                trusted = old is not None and stamp.trusted(old)
-                document = None if trusted else load_document(path, corpus)
-            except RefusedDocumentError as exc:  # never served again, whatever it held before
-                report.skipped.append(SkippedFile(doc_id, str(exc)))
-                log.info("refused %s: %s", doc_id, exc)
-                continue
-            except DocumentError as exc:
-                if old is None:
-                    report.skipped.append(SkippedFile(doc_id, str(exc)))
-                    log.info("skipped %s: %s", doc_id, exc)
-                else:  # keep what was indexed, and leave the stamp so the next run retries
-                    report.failed.append(SkippedFile(doc_id, str(exc)))
-                    log.warning("kept the previous version of %s: %s", doc_id, exc)
-                    entries[doc_id] = old
-                continue
-            if old and (document is None or document.content_hash == old.content_hash):
-                entries[doc_id] = replace(
-                    old,
-                    size=stamp.size,
-                    mtime_ns=stamp.mtime_ns,
-                    meta_mtime_ns=stamp.meta_mtime_ns,
-                    verified_ns=old.verified_ns if document is None else started_ns,
-                )
-                report.unchanged.append(doc_id)
-            else:
-                to_embed.append((document, stamp))
-                (report.updated if old else report.added).append(doc_id)
+        entries, to_embed = plan_files(corpus, old_docs, report, started_ns)
         indexed_before = previous.manifest.documents if previous else _documents_in(root)
-        if indexed_before and not entries and not to_embed and not allow_empty:
-            raise CorpusEmptiedError(
-                f"every one of the {len(indexed_before)} indexed documents is gone from "
-                f"{corpus}/ (an unmounted share or a wrong folder?); the index is unchanged. "
-                "To empty it, run `citebot index --allow-empty`",
-                len(indexed_before),
-            )
+        check_not_emptied(corpus, indexed_before, entries, to_embed, allow_empty)
         report.removed = sorted(set(old_docs) - set(entries))
         plan = _Plan(entries, to_embed, started_ns, approximate_from)
         _commit(root, previous, plan, encoder, settings, report, progress)
@@ -222,6 +182,91 @@ def index_documents(
     return report
 
 
+def plan_files(
+    corpus: Path, old_docs: dict[str, DocumentEntry], report: IndexReport, started_ns: int
+) -> tuple[dict[str, DocumentEntry], list[tuple[Document, FileStamp]]]:
+    """Read the corpus against what was indexed: the entries that stay as they are (with
+    fresh stamps), and the documents to embed. Records every outcome but removals in
+    `report`; whatever store the index lives in plans with this."""
+    entries: dict[str, DocumentEntry] = {}
+    to_embed: list[tuple[Document, FileStamp]] = []
+    for path in iter_corpus_files(corpus):
+        doc_id = corpus_id(path, corpus)
+        old = old_docs.get(doc_id)
+        try:
+            check_inside(path, corpus)
+            stamp = FileStamp.of(path)
+            trusted = old is not None and stamp.trusted(old)
+            document = None if trusted else load_document(path, corpus)
+        except RefusedDocumentError as exc:  # never served again, whatever it held before
+            report.skipped.append(SkippedFile(doc_id, str(exc)))
+            log.info("refused %s: %s", doc_id, exc)
+            continue
+        except DocumentError as exc:
+            if old is None:
+                report.skipped.append(SkippedFile(doc_id, str(exc)))
+                log.info("skipped %s: %s", doc_id, exc)
+            else:  # keep what was indexed, and leave the stamp so the next run retries
+                report.failed.append(SkippedFile(doc_id, str(exc)))
+                log.warning("kept the previous version of %s: %s", doc_id, exc)
+                entries[doc_id] = old
+            continue
+        if old and (document is None or document.content_hash == old.content_hash):
+            entries[doc_id] = replace(
+                old,
+                size=stamp.size,
+                mtime_ns=stamp.mtime_ns,
+                meta_mtime_ns=stamp.meta_mtime_ns,
+                verified_ns=old.verified_ns if document is None else started_ns,
+            )
+            report.unchanged.append(doc_id)
+        else:
+            to_embed.append((document, stamp))
+            (report.updated if old else report.added).append(doc_id)
+    return entries, to_embed
+
+
+def check_not_emptied(
+    corpus: Path,
+    indexed_before: dict[str, DocumentEntry],
+    entries: dict[str, DocumentEntry],
+    to_embed: list[tuple[Document, FileStamp]],
+    allow_empty: bool,
+) -> None:
+    """Raise CorpusEmptiedError when a run would remove every indexed document at once."""
+    if indexed_before and not entries and not to_embed and not allow_empty:
+        raise CorpusEmptiedError(
+            f"every one of the {len(indexed_before)} indexed documents is gone from "
+            f"{corpus}/ (an unmounted share or a wrong folder?); the index is unchanged. "
+            "To empty it, run `citebot index --allow-empty`",
+            len(indexed_before),
+        )
+
+
+def new_entry(
+    document: Document,
+    stamp: FileStamp,
+    segment: str,
+    first_row: int,
+    passages: int,
+    read_at_ns: int,
+) -> DocumentEntry:
+    return DocumentEntry(
+        title=document.title,
+        content_hash=document.content_hash,
+        size=stamp.size,
+        mtime_ns=stamp.mtime_ns,
+        meta_mtime_ns=stamp.meta_mtime_ns,
+        indexed_at=now_iso(),
+        verified_ns=read_at_ns,
+        segment=segment if passages else "",
+        first_row=first_row,
+        passages=passages,
+        date=document.date,
+        url=document.url,
+    )
+
+
 @dataclass
 class _Plan:
     """What a run decided: the entries kept as they are, and the documents to embed."""
@@ -258,7 +303,7 @@ def _commit(
         segment = write_segment(root, embedded.rows, build_approximate=big)
     first_row = 0
     for (document, stamp), count in zip(plan.to_embed, embedded.counts, strict=True):
-        entries[document.doc_id] = _entry(
+        entries[document.doc_id] = new_entry(
             document, stamp, segment, first_row, count, plan.read_at_ns
         )
         first_row += count
@@ -307,30 +352,6 @@ def _documents_in(root: Path) -> dict[str, DocumentEntry]:
         return read_manifest(root).documents
     except IndexStoreError:
         return {}
-
-
-def _entry(
-    document: Document,
-    stamp: FileStamp,
-    segment: str,
-    first_row: int,
-    passages: int,
-    read_at_ns: int,
-) -> DocumentEntry:
-    return DocumentEntry(
-        title=document.title,
-        content_hash=document.content_hash,
-        size=stamp.size,
-        mtime_ns=stamp.mtime_ns,
-        meta_mtime_ns=stamp.meta_mtime_ns,
-        indexed_at=now_iso(),
-        verified_ns=read_at_ns,
-        segment=segment if passages else "",
-        first_row=first_row,
-        passages=passages,
-        date=document.date,
-        url=document.url,
-    )
 
 
 def _differs(old: Manifest, new: Manifest) -> bool:
