@@ -11,7 +11,9 @@ copy-to-qdrant` fills Qdrant. Figures, per store:
   with its BM25 counts; Qdrant takes the points: dense, lexical and IDF vectors, payload);
 - question: milliseconds of `Searcher.rank` for one question (both signals, the candidates
   one signal missed scored on the other, fusion, folding), p50 and p99, with the question
-  already encoded; a ratio against the embedded store from the same run.
+  already encoded; a ratio against the embedded store from the same run;
+- answer: p50 milliseconds of the whole answer as a face asks for it (`Searcher.search`, 5
+  hits): the question encoded, ranked, and each hit's best sentence picked.
 
 Stores: embedded (exact search at this size), Qdrant's engine in-process (qdrant-edge-py,
 `edge:`), and the client's local mode (`local:`, a pure-Python stand-in: slow, so it gets
@@ -119,18 +121,29 @@ def main() -> None:
             def rank(at: int, searcher: Searcher = searcher) -> object:
                 return searcher.rank([questions[at]], CANDIDATES, vectors=vectors[at : at + 1])
 
+            def answer(at: int, searcher: Searcher = searcher) -> object:
+                return searcher.search(questions[at], 5)
+
             ms = question_times(rank, count)
+            answer_ms = question_times(answer, count)
             rows.append(
-                (name, passages / seconds, np.percentile(ms, 50), np.percentile(ms, 99), count)
+                (
+                    name,
+                    passages / seconds,
+                    np.percentile(ms, 50),
+                    np.percentile(ms, 99),
+                    np.percentile(answer_ms, 50),
+                    count,
+                )
             )
 
-    base_write, base_p50 = rows[0][1], rows[0][2]
-    header = ("store", "write/s", "ratio", "p50 ms", "p99 ms", "ratio", "questions")
-    print("{:<14} {:>9} {:>6} {:>8} {:>8} {:>6}  {}".format(*header))
-    for name, write, p50, p99, count in rows:
+    base_write, base_p50, base_answer = rows[0][1], rows[0][2], rows[0][4]
+    header = ("store", "write/s", "ratio", "p50 ms", "p99 ms", "ratio", "answer", "ratio", "asked")
+    print("{:<14} {:>9} {:>6} {:>8} {:>8} {:>6} {:>8} {:>6}  {}".format(*header))
+    for name, write, p50, p99, answered, count in rows:
         print(
             f"{name:<14} {write:>9.0f} {write / base_write:>6.2f} {p50:>8.1f} {p99:>8.1f}"
-            f" {p50 / base_p50:>6.2f}  {count}"
+            f" {p50 / base_p50:>6.2f} {answered:>8.1f} {answered / base_answer:>6.2f}  {count}"
         )
 
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import Store
 from fake_encoder import HashingEncoder
@@ -90,6 +91,8 @@ def test_edits_renames_and_deletes_are_followed_reusing_vectors(
     renamed = engine.build_index()
     assert renamed.added == ["renamed.txt"] and renamed.removed == [SEED_FILE]
     assert (renamed.passages_encoded, renamed.passages_reused) == (0, first.passages_total)
+    hits = [hit.passage for hit in engine.search(QUESTION).hits]
+    assert any(len(v) > 1 for v in engine.searcher().index.stored_sentences(hits))  # reused too
 
     (seed_corpus / "note.md").unlink()
     assert engine.build_index().removed == ["note.md"]
@@ -289,6 +292,13 @@ def test_an_embedded_index_is_copied_without_encoding(
             assert (a.dense, a.lexical, a.score) == pytest.approx(
                 (b.dense, b.lexical, b.score), abs=1e-4
             )
+            assert a.best_sentence == b.best_sentence
+    passages = [hit.passage for hit in embedded.search(QUESTION, 5).hits]
+    kept = embedded.searcher().index.stored_sentences(passages)
+    copied_sentences = copied.searcher().index.stored_sentences(passages)
+    assert any(len(vectors) > 1 for vectors in kept)
+    for a, b in zip(kept, copied_sentences, strict=True):  # float16 in Qdrant
+        assert len(a) == len(b) and (not len(a) or np.allclose(a, b, atol=2e-3))
     again = copied.build_index()  # the stamps came along: nothing to read again
     assert (again.unchanged, again.passages_encoded) == ([SEED_FILE], 0)
 

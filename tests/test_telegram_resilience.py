@@ -108,7 +108,9 @@ def test_a_thousand_questions_at_once_are_each_answered_once(
         assert all(utf16_len(m.text) <= 4096 for m in sent)
         assert all(m.parse_mode == "HTML" and "\n1. " in f"\n{m.text}" for m in sent)
         assert all(SEED_FILE in m.text for m in sent)
-    assert {a.action for a in bot_api.chat_actions()} == {"typing"}  # for those kept waiting
+    # "typing…" only for questions kept waiting past TYPING_AFTER, which depends on how fast
+    # this machine answers a batch (test_telegram_bot checks a slow search shows it).
+    assert {a.action for a in bot_api.chat_actions()} <= {"typing"}
     assert bot_api.errors == []
 
 

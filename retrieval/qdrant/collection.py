@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import IndexMismatchError, IndexMissingError
 from retrieval.qdrant.connection import QdrantSettings
-from retrieval.qdrant.layout import DENSE, FORMAT, LEXICAL, META_ID, PAYLOAD_INDEXES, TERMS
+from retrieval.qdrant.layout import (
+    DENSE,
+    FORMAT,
+    LEXICAL,
+    META_ID,
+    PAYLOAD_INDEXES,
+    SENTENCES,
+    TERMS,
+)
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
@@ -25,9 +33,22 @@ def new_collection(client: QdrantClient, settings: QdrantSettings, dim: int) -> 
 
     name = f"{settings.collection}-{time.time_ns()}"
     idf = models.SparseVectorParams(modifier=models.Modifier.IDF)
+    sentences = models.VectorParams(  # read back for the best sentence, never searched
+        size=dim,
+        distance=models.Distance.DOT,
+        multivector_config=models.MultiVectorConfig(
+            comparator=models.MultiVectorComparator.MAX_SIM
+        ),
+        hnsw_config=models.HnswConfigDiff(m=0),
+        on_disk=True,
+        datatype=models.Datatype.FLOAT16,
+    )
     client.create_collection(
         name,
-        vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.DOT)},
+        vectors_config={
+            DENSE: models.VectorParams(size=dim, distance=models.Distance.DOT),
+            SENTENCES: sentences,
+        },
         sparse_vectors_config={LEXICAL: idf, TERMS: idf},
         shard_number=settings.shards,
         replication_factor=settings.replicas,

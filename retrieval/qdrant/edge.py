@@ -64,10 +64,7 @@ class EdgeClient:
         sparse_vectors_config: dict[str, models.SparseVectorParams],
         **_: Any,  # shards and replicas: one Edge shard holds it all
     ) -> None:
-        dense = {
-            vector: qe.EdgeVectorParams(size=params.size, distance=qe.Distance.Dot)
-            for vector, params in vectors_config.items()
-        }
+        dense = {vector: _vector_params(params) for vector, params in vectors_config.items()}
         sparse = {
             vector: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
             for vector in sparse_vectors_config
@@ -130,9 +127,15 @@ class EdgeClient:
         self._shard(collection).update(operation)
 
     def retrieve(
-        self, collection: str, ids: Sequence[Any], *, with_payload: bool = True
+        self,
+        collection: str,
+        ids: Sequence[Any],
+        *,
+        with_payload: bool = True,
+        with_vectors: bool | list[str] = False,
     ) -> list[Any]:
-        found = self._shard(collection).retrieve([_point_id(i) for i in ids], with_payload, False)
+        shard = self._shard(collection)
+        found = shard.retrieve([_point_id(i) for i in ids], with_payload, with_vectors)
         return [_record(r) for r in found]
 
     def scroll(
@@ -203,6 +206,21 @@ class EdgeClient:
         staging = self.root / f".{ALIASES}.{uuid.uuid4().hex}"
         staging.write_text(json.dumps(aliases), "utf-8")
         os.replace(staging, self.root / ALIASES)
+
+
+def _vector_params(params: models.VectorParams) -> qe.EdgeVectorParams:
+    """Dense vectors as citebot configures them: plain, or a multivector kept on disk in
+    float16 without a graph (m=0)."""
+    if params.multivector_config is None:
+        return qe.EdgeVectorParams(size=params.size, distance=qe.Distance.Dot)
+    return qe.EdgeVectorParams(
+        size=params.size,
+        distance=qe.Distance.Dot,
+        on_disk=True,
+        multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
+        datatype=qe.VectorStorageDatatype.Float16,
+        hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+    )
 
 
 def _point_id(point_id: Any) -> Any:

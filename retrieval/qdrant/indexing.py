@@ -33,7 +33,16 @@ from retrieval.qdrant.collection import (
     switch_alias,
 )
 from retrieval.qdrant.connection import QdrantSettings, qdrant_errors
-from retrieval.qdrant.layout import DENSE, DOCUMENT, FORMAT, KIND, entry_of, hex_key, skipped_of
+from retrieval.qdrant.layout import (
+    DENSE,
+    DOCUMENT,
+    FORMAT,
+    KIND,
+    SENTENCES,
+    entry_of,
+    hex_key,
+    skipped_of,
+)
 from retrieval.qdrant.lease import Lease, leased
 from retrieval.qdrant.writing import (
     POINTS_PER_REQUEST,
@@ -162,6 +171,7 @@ def copy_index(stored: StoredIndex, client: QdrantClient, settings: QdrantSettin
                         passages,
                         [titled_text(entry.title, p.text) for p in passages],
                         index.vectors(p.id for p in passages),
+                        index.stored_sentences(passages),
                     )
                 )
             writer.write(rows)
@@ -184,8 +194,9 @@ def copy_index(stored: StoredIndex, client: QdrantClient, settings: QdrantSettin
 
 
 class CollectionVectors:
-    """Dense vectors already in a collection, by text key (retrieval/store/embedding.py):
-    renamed and copied files, and the unchanged passages of an edited one, encode nothing."""
+    """Vectors already in a collection, dense and per sentence, by text key (retrieval/store/
+    embedding.py): renamed and copied files, and the unchanged passages of an edited one,
+    encode nothing."""
 
     def __init__(self, client: QdrantClient, collection: str) -> None:
         self.client = client
@@ -209,16 +220,17 @@ class CollectionVectors:
                     limit=len(chunk),
                     offset=offset,
                     with_payload=["key"],
-                    with_vectors=[DENSE],
+                    with_vectors=[DENSE, SENTENCES],
                 )
                 for point in points:
                     key = str((point.payload or {}).get("key"))
-                    vector = point.vector.get(DENSE) if isinstance(point.vector, dict) else None
-                    if vector is None:
+                    vectors = point.vector if isinstance(point.vector, dict) else {}
+                    if vectors.get(DENSE) is None:
                         continue
-                    array = np.asarray(vector, dtype=np.float32)
+                    dense = np.asarray(vectors[DENSE], dtype=np.float32)
+                    sentences = np.asarray(vectors.get(SENTENCES, _NO_SENTENCES), np.float32)
                     for at in positions.pop(key, ()):
-                        yield at, array, _NO_SENTENCES
+                        yield at, dense, sentences
                 if offset is None:
                     break
 
@@ -348,4 +360,5 @@ def _document_rows(
         rows.passages[first:end],
         rows.texts[first:end],
         rows.vectors[first:end],
+        rows.sentences[first:end],
     )

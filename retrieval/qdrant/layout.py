@@ -5,7 +5,9 @@
   (our own analysis and stemming, retrieval/store/stemming.py; Qdrant multiplies in the
   IDF); `terms`, weight 1 for each term, whose only use is to read a term's IDF back (a
   one-term query scores any holder at exactly that IDF), which puts the lexical score on
-  the same 0..1 scale as the embedded store's (retrieval/store/lexical.py). Its payload:
+  the same 0..1 scale as the embedded store's (retrieval/store/lexical.py); and, for a
+  passage of several sentences, `sentences`: a vector per sentence from the run that
+  embedded it (retrieval/search/best_sentence.py), float16 on disk, never searched. Its payload:
   the passage, its document's source, and `day`/`source` for the news filters.
 - A document is a vector-less point holding what the embedded manifest holds of a file
   (stamps, content hash, passage count), so a reindex from any machine knows what changed.
@@ -31,8 +33,8 @@ from retrieval.store.generations import DocumentEntry
 from retrieval.store.lexical import K1, B
 from retrieval.store.stemming import analyse
 
-FORMAT = 1
-DENSE, LEXICAL, TERMS = "dense", "lexical", "terms"
+FORMAT = 2
+DENSE, LEXICAL, TERMS, SENTENCES = "dense", "lexical", "terms", "sentences"
 KIND, PASSAGE, DOCUMENT, META, LEASE = "kind", "passage", "document", "meta", "lease"
 _NAMESPACE = uuid.UUID("5f0c6a2e-9a8e-4f7e-8a3c-1d2b3c4d5e6f")
 META_ID = str(uuid.uuid5(_NAMESPACE, META))

@@ -28,6 +28,7 @@ from retrieval.qdrant.layout import (
     KIND,
     LEXICAL,
     PASSAGE,
+    SENTENCES,
     TERMS,
     day_number,
     passage_of,
@@ -119,8 +120,17 @@ class QdrantIndex:
         with qdrant_errors(self.settings):
             return self.client.query_batch_points(self.alias, requests)
 
-    def stored_sentences(self, passage: Passage) -> np.ndarray:
-        return _NO_SENTENCES  # not kept in Qdrant: the best sentence is encoded
+    def stored_sentences(self, passages: Sequence[Passage]) -> list[np.ndarray]:
+        with qdrant_errors(self.settings):
+            found = self.client.retrieve(
+                self.alias, [p.id for p in passages], with_payload=False, with_vectors=[SENTENCES]
+            )
+        by_id = {
+            int(point.id): np.asarray(point.vector[SENTENCES], dtype=np.float32)
+            for point in found
+            if isinstance(point.vector, dict) and point.vector.get(SENTENCES) is not None
+        }
+        return [by_id.get(p.id, _NO_SENTENCES) for p in passages]
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         where = models.Filter(must=[_match("doc_id", doc_id), _match(KIND, PASSAGE)])

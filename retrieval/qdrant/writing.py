@@ -27,6 +27,7 @@ from retrieval.qdrant.layout import (
     META,
     META_ID,
     PASSAGE,
+    SENTENCES,
     TERMS,
     bm25_weights,
     document_payload,
@@ -52,6 +53,7 @@ class DocumentRows:
     passages: Sequence[Passage]
     texts: Sequence[str]  # titled_text(title, passage.text), as embedded and analysed
     vectors: np.ndarray
+    sentences: Sequence[np.ndarray]  # each passage's sentence vectors, empty where none
 
 
 def average_length(texts: Sequence[str]) -> float:
@@ -108,7 +110,7 @@ class CollectionWriter:
         for begin in range(0, len(entries), POINTS_PER_REQUEST):
             batch = list(entries.items())[begin : begin + POINTS_PER_REQUEST]
             self._documents(
-                [DocumentRows(d, e, (), (), _NO_VECTORS) for d, e in batch], complete=True
+                [DocumentRows(d, e, (), (), _NO_VECTORS, ()) for d, e in batch], complete=True
             )
 
     def finish(
@@ -163,6 +165,8 @@ class CollectionWriter:
         weights = bm25_weights(counts, self.average or 1.0)
         indices = sorted(weights)
         vectors: dict[str, Any] = {DENSE: document.vectors[at].tolist()}
+        if len(document.sentences[at]) > 1:
+            vectors[SENTENCES] = document.sentences[at].tolist()
         if indices:
             vectors[LEXICAL] = models.SparseVector(
                 indices=indices, values=[weights[i] for i in indices]

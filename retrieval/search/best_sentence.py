@@ -32,11 +32,19 @@ def best_sentences(
     hits: Sequence[Sequence[Passage]],
     questions: Sequence[str],
     question_vectors: np.ndarray,
-    stored: Callable[[Passage], np.ndarray],
+    stored: Callable[[Sequence[Passage]], list[np.ndarray]],
     encoder: Encoder,
 ) -> list[list[str]]:
-    """Per question, the best sentence of each of its hits. `stored` gives a passage's
-    stored sentence vectors (empty when it has none)."""
+    """Per question, the best sentence of each of its hits. `stored` gives passages' stored
+    sentence vectors, all in one call (empty where a passage has none)."""
+    split = {p.id: split_sentences(p.text) for passages in hits for p in passages}
+    wanted = {
+        p.id: p
+        for passages, question in zip(hits, questions, strict=True)
+        for p in passages
+        if len(split[p.id]) > 1 and is_cyrillic(question) == is_cyrillic(p.text)
+    }
+    kept = dict(zip(wanted, stored(list(wanted.values())), strict=True)) if wanted else {}
     # Per question, each hit's pick, or its sentences while they wait to be encoded.
     picked: list[list[str | list[str]]] = []
     to_encode: dict[str, int] = {}  # each sentence to encode → its row in one batch
@@ -45,12 +53,12 @@ def best_sentences(
         cyrillic = is_cyrillic(question)
         row: list[str | list[str]] = []
         for passage in passages:
-            sentences = split_sentences(passage.text)
+            sentences = split[passage.id]
             if len(sentences) <= 1:
                 row.append(sentences[0] if sentences else passage.text.strip())
                 continue
             same_script = cyrillic == is_cyrillic(passage.text)
-            vectors = stored(passage) if same_script else None
+            vectors = kept.get(passage.id) if same_script else None
             if vectors is not None and len(vectors) == len(sentences):
                 scores = vectors @ query + WORD_WEIGHT * word_shares(terms, sentences)
                 row.append(sentences[int(np.argmax(scores))])

@@ -45,8 +45,8 @@ class SearchIndex(Protocol):
         `filters` admits."""
         ...
 
-    def stored_sentences(self, passage: Passage) -> np.ndarray:
-        """The passage's stored sentence vectors; empty when the store has none."""
+    def stored_sentences(self, passages: Sequence[Passage]) -> list[np.ndarray]:
+        """Each passage's stored sentence vectors (sentences × dim); empty where none."""
         ...
 
     def document_passages(self, doc_id: str) -> list[Passage]: ...

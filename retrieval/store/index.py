@@ -163,9 +163,9 @@ class PassageIndex:
                     missing[at] = False
                     yield at, segment.vectors[row], segment.sentence_vectors(row)
 
-    def stored_sentences(self, passage: Passage) -> np.ndarray:
-        [row] = self.rows_of([passage.id]).tolist()
-        return self.sentence_vectors(row) if row >= 0 else np.zeros((0, 0))
+    def stored_sentences(self, passages: Sequence[Passage]) -> list[np.ndarray]:
+        rows = self.rows_of(p.id for p in passages).tolist()
+        return [self.sentence_vectors(row) if row >= 0 else np.zeros((0, 0)) for row in rows]
 
     # --- search ---------------------------------------------------------------------------
 
