@@ -82,6 +82,21 @@ def test_bm25_statistics_count_only_live_rows_across_segments() -> None:
 # --- fusion -------------------------------------------------------------------------------
 
 
+def test_term_counts_selected_and_concatenated_score_as_a_fresh_build() -> None:
+    first = ["Ferries to the island resumed in May.", "Паром до острова ходить двічі на день."]
+    second = ["The council cut the tram budget.", "Ferries stopped in June.", "Трамвай ходит."]
+    kept_first, kept_second = np.array([1]), np.array([0, 2])
+    merged = TermCounts.concatenate(
+        [TermCounts.build(first).select(kept_first), TermCounts.build(second).select(kept_second)]
+    )
+    texts = [first[1], second[0], second[2]]
+    fresh = LexicalIndex.build(texts)
+    joined = LexicalIndex([merged], [0], np.ones(len(texts), dtype=bool))
+    for question in ("паром острова", "tram budget", "трамвай", "ferries"):
+        assert joined.scores(question) == pytest.approx(fresh.scores(question))
+    assert "may" not in merged.terms  # only held by a row left out
+
+
 def test_fusion_methods_order_complete_pairs() -> None:
     dense = {1: 0.90, 2: 0.85, 3: 0.80}
     lexical = {1: 0.0, 2: 0.6, 3: 0.1}

@@ -64,12 +64,6 @@ class TermCounts:
                 frequency[term] = frequency.get(term, 0) + 1
             for term, count in frequency.items():
                 columns.setdefault(term, []).append((row, count))
-        return cls.from_columns(columns, np.asarray(lengths, dtype=np.float32))
-
-    @classmethod
-    def from_columns(
-        cls, columns: dict[str, list[tuple[int, int]]], lengths: np.ndarray
-    ) -> TermCounts:
         terms = list(columns)
         sizes = np.fromiter((len(columns[t]) for t in terms), dtype=np.int64, count=len(terms))
         indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -80,7 +74,7 @@ class TermCounts:
             indptr,
             pairs[:, 0].astype(np.int32),
             pairs[:, 1].astype(np.float32),
-            lengths.astype(np.float32),
+            np.asarray(lengths, dtype=np.float32),
         )
 
     def __len__(self) -> int:
@@ -94,19 +88,51 @@ class TermCounts:
         begin, end = int(self.indptr[column]), int(self.indptr[column + 1])
         return self.rows[begin:end], self.counts[begin:end]
 
-    def select(self, kept: np.ndarray) -> dict[str, list[tuple[int, int]]]:
-        """The postings of rows `kept` (ascending), renumbered 0…len(kept)-1, by term."""
+    def select(self, kept: np.ndarray) -> TermCounts:
+        """The counts of rows `kept` (ascending), renumbered 0…len(kept)-1; terms no kept
+        row holds are dropped. Array work throughout: a merge may carry millions of rows."""
         new_row = np.full(len(self), -1, dtype=np.int64)
         new_row[kept] = np.arange(len(kept))
-        columns: dict[str, list[tuple[int, int]]] = {}
-        for column, term in enumerate(self.terms):
-            begin, end = int(self.indptr[column]), int(self.indptr[column + 1])
-            rows = new_row[self.rows[begin:end]]
-            alive = rows >= 0
-            if alive.any():
-                counts = self.counts[begin:end][alive].astype(np.int64)
-                columns[term] = list(zip(rows[alive].tolist(), counts.tolist(), strict=True))
-        return columns
+        rows = new_row[self.rows]
+        alive = rows >= 0
+        columns = np.repeat(np.arange(len(self.terms)), np.diff(self.indptr))[alive]
+        sizes = np.bincount(columns, minlength=len(self.terms))
+        held = np.flatnonzero(sizes)
+        return TermCounts(
+            [self.terms[column] for column in held.tolist()],
+            np.concatenate([[0], np.cumsum(sizes[held])]).astype(np.int64),
+            rows[alive].astype(np.int32),
+            np.asarray(self.counts[alive], dtype=np.float32),
+            np.asarray(self.lengths[kept], dtype=np.float32),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[TermCounts]) -> TermCounts:
+        """Several segments' counts (at least one) as one, their rows laid end to end."""
+        vocabulary: dict[str, int] = {}
+        columns, rows, counts = [], [], []
+        offset = 0
+        for part in parts:
+            ids = np.fromiter(
+                (vocabulary.setdefault(term, len(vocabulary)) for term in part.terms),
+                dtype=np.int64,
+                count=len(part.terms),
+            )
+            columns.append(np.repeat(ids, np.diff(part.indptr)))
+            rows.append(np.asarray(part.rows, dtype=np.int64) + offset)
+            counts.append(np.asarray(part.counts, dtype=np.float32))
+            offset += len(part)
+        column, row = np.concatenate(columns), np.concatenate(rows)
+        # By term; a stable sort keeps each term's rows ascending, as parts come in row order.
+        order = np.argsort(column, kind="stable")
+        sizes = np.bincount(column, minlength=len(vocabulary))
+        return cls(
+            list(vocabulary),
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            row[order].astype(np.int32),
+            np.concatenate(counts)[order],
+            np.concatenate([np.asarray(part.lengths, dtype=np.float32) for part in parts]),
+        )
 
     def save(self, folder: Path) -> list[str]:
         """Write the files; returns their names."""
@@ -126,19 +152,6 @@ class TermCounts:
         if len(rows) != len(counts) or (len(indptr) and int(indptr[-1]) != len(rows)):
             raise ValueError("the term counts are damaged")
         return cls(terms, indptr, rows, counts, lengths)
-
-
-def merge_columns(
-    parts: Sequence[dict[str, list[tuple[int, int]]]], sizes: Sequence[int]
-) -> dict[str, list[tuple[int, int]]]:
-    """Postings of several row ranges laid end to end (`sizes` rows each), by term."""
-    merged: dict[str, list[tuple[int, int]]] = {}
-    offset = 0
-    for columns, size in zip(parts, sizes, strict=True):
-        for term, postings in columns.items():
-            merged.setdefault(term, []).extend((row + offset, n) for row, n in postings)
-        offset += size
-    return merged
 
 
 class LexicalIndex:

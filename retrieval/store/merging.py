@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.records import titled_text
 from retrieval.store.ann import APPROXIMATE_FROM
 from retrieval.store.generations import DocumentEntry
-from retrieval.store.lexical import TermCounts, merge_columns
+from retrieval.store.lexical import TermCounts
 from retrieval.store.segment import Segment, SegmentRows, write_segment
 
 MAX_SEGMENTS = 8
@@ -50,7 +50,7 @@ def merge_segments(
         (doc_id for doc_id, entry in entries.items() if entry.segment in names and entry.passages),
         key=lambda doc_id: (entries[doc_id].segment, entries[doc_id].first_row),
     )
-    passages, texts, vectors, columns, lengths, sentences = [], [], [], [], [], []
+    passages, texts, vectors, counts, sentences = [], [], [], [], []
     new_entries = {}
     for name in names:
         segment = segments[name]
@@ -67,11 +67,8 @@ def merge_segments(
             texts.extend(titled_text(entry.title, p.text) for p in found)
             sentences.extend(segment.sentence_vectors(row) for row in rows)
         vectors.append(np.asarray(segment.vectors[kept]))
-        columns.append(segment.terms.select(kept))
-        lengths.append(np.asarray(segment.terms.lengths[kept]))
-    terms = TermCounts.from_columns(
-        merge_columns(columns, [len(part) for part in lengths]), np.concatenate(lengths)
-    )
+        counts.append(segment.terms.select(kept))
+    terms = TermCounts.concatenate(counts)
     rows = SegmentRows(passages, texts, np.concatenate(vectors), terms, sentences)
     name = write_segment(root, rows, build_approximate=len(passages) >= approximate_from)
     return name, {doc_id: replace(entry, segment=name) for doc_id, entry in new_entries.items()}
