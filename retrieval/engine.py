@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.encoders.base import Encoder, canonical_model_name, load_encoder
-from retrieval.errors import CitebotError, IndexStoreError
+from retrieval.errors import CitebotError, IndexMissingError, IndexStoreError
 from retrieval.passages.cutting import PassageSettings
 from retrieval.qdrant.connection import QdrantSettings
 from retrieval.records import Answer, Passage
@@ -121,11 +121,17 @@ class Engine:
         from retrieval.qdrant.indexing import copy_index
 
         assert self.config.qdrant is not None
-        embedded = load_index(
-            self.config.index_dir,
-            model=self.model_name,
-            passage_settings=self.config.passages.fingerprint(),
-        )
+        try:
+            embedded = load_index(
+                self.config.index_dir,
+                model=self.model_name,
+                passage_settings=self.config.passages.fingerprint(),
+            )
+        except IndexMissingError:
+            raise CitebotError(
+                f"no embedded index in {self.config.index_dir}/ to copy: `citebot index` "
+                "fills Qdrant from the documents directly"
+            ) from None
         return copy_index(embedded, self.qdrant_client, self.config.qdrant)
 
     def build_index(

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from conftest import Store
 from fake_encoder import HashingEncoder
+from qdrant_client import models
 from test_crash_safety import write_documents
 from test_indexing import write_bad_files
 
@@ -162,7 +163,7 @@ def test_a_second_indexer_is_refused_and_a_dead_ones_lease_is_taken_over(
         ("another-machine pid 1 abc", time.time() - 1, False),  # lapsed
     ]:
         payload = {KIND: LEASE, "holder": holder, "expires": expires}
-        client.upsert(live, [models_point(LEASE_ID, payload)])
+        client.upsert(live, [models.PointStruct(id=LEASE_ID, vector={}, payload=payload)])
         if refused:
             with pytest.raises(IndexLockedError, match="another-machine"):
                 engine.build_index()
@@ -191,12 +192,6 @@ def test_a_held_lease_is_renewed_until_released(
     assert expires() > first > 0
     held.release()
     assert expires() == 0.0
-
-
-def models_point(point_id: str, payload: dict[str, object]) -> object:
-    from qdrant_client import models
-
-    return models.PointStruct(id=point_id, vector={}, payload=payload)
 
 
 def passages_in(settings: QdrantSettings) -> set[tuple[int, str, str]]:

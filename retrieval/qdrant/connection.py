@@ -35,12 +35,12 @@ class QdrantSettings:
     api_key: str | None = None
     collection: str = "citebot"
     timeout: float = 10.0  # seconds a request may take
-    shards: int = 1  # for a new collection; a cluster wants more (README, "Qdrant cluster")
+    shards: int = 1  # of a new collection; a cluster wants more (README, Qdrant cluster)
     replicas: int = 1
 
     @property
     def kind(self) -> str:
-        """ "server", "local" or "edge"."""
+        """Which store the URL names: "server", "local" or "edge"."""
         for prefix in IN_PROCESS:
             if self.url.startswith(prefix):
                 return prefix[:-1]

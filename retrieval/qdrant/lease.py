@@ -38,6 +38,7 @@ class Lease:
         self.collection = collection
         self.holder = holder or f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
         self._released = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     def acquire(self) -> None:
         """Raises IndexLockedError when another indexer holds an unexpired lease.
@@ -69,6 +70,8 @@ class Lease:
 
     def release(self) -> None:
         self._released.set()
+        if self._renewer is not None:
+            self._renewer.join()  # so that no renewal lands after the delete
         mine = models.Filter(must=[models.HasIdCondition(has_id=[LEASE_ID]), *self._mine().must])
         with contextlib.suppress(Exception):  # the collection may be gone (a rebuild's old one)
             self.client.delete(self.collection, points_selector=models.FilterSelector(filter=mine))
@@ -84,7 +87,8 @@ class Lease:
                 except Exception as exc:  # the next attempt may succeed; the run goes on
                     log.warning("could not renew the indexing lease: %s", exc)
 
-        threading.Thread(target=renew, name="qdrant-lease", daemon=True).start()
+        self._renewer = threading.Thread(target=renew, name="qdrant-lease", daemon=True)
+        self._renewer.start()
 
     def _mine(self) -> models.Filter:
         return models.Filter(must=[_held_by(self.holder)])
