@@ -24,14 +24,23 @@ def corpus_id(path: Path, root: Path) -> str:
     A name that is not valid UTF-8 keeps its bad bytes as `\\xNN` escapes, so it can be
     reported and written to the manifest (`check_inside` refuses the file itself).
     """
-    relative = Path(os.path.relpath(path, root)).as_posix()
+    relative = _relative(path, root)
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _relative(path: Path, root: Path) -> str:
+    """`path` relative to `root`, by cutting the prefix when it has it: relpath made every
+    reindex of 100,000 files spend seconds on it."""
+    text, prefix = str(path), str(root).rstrip("/") + "/"
+    if text.startswith(prefix) and "/." not in text[len(prefix) - 1 :]:
+        return text[len(prefix) :]
+    return Path(os.path.relpath(path, root)).as_posix()
 
 
 def check_inside(path: Path, root: Path) -> None:
     """Refuse a corpus entry that must not be read: a bad name, or a link leading out."""
     try:
-        os.path.relpath(path, root).encode("utf-8")
+        _relative(path, root).encode("utf-8")
     except UnicodeEncodeError:
         raise RefusedDocumentError("the file name is not valid UTF-8: rename the file") from None
     if path.is_symlink():

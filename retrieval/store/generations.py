@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -89,14 +89,21 @@ class Manifest:
         return sum(entry.passages for entry in self.documents.values())
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["counts"] = {
-            "documents": len(self.documents),
-            "passages": self.passage_count,
-            "skipped": len(self.skipped),
-            "failed": len(self.failed),
+        """Compact JSON: the C encoder, which `indent` and `asdict` would both leave for
+        Python code (a manifest of 100,000 files took seconds)."""
+        data = {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "documents": {doc_id: vars(entry) for doc_id, entry in self.documents.items()},
+            "skipped": [vars(skipped) for skipped in self.skipped],
+            "failed": [vars(failed) for failed in self.failed],
+            "counts": {
+                "documents": len(self.documents),
+                "passages": self.passage_count,
+                "skipped": len(self.skipped),
+                "failed": len(self.failed),
+            },
         }
-        return json.dumps(data, ensure_ascii=False, indent=1)
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
