@@ -9,6 +9,7 @@ point at are a killed rebuild's leftovers, dropped by the next indexer.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import IndexMismatchError, IndexMissingError
@@ -93,6 +94,23 @@ def leftovers(client: QdrantClient, alias: str) -> list[str]:
         for c in client.get_collections().collections
         if c.name.startswith(prefix) and c.name[len(prefix) :].isdigit() and c.name != live
     ]
+
+
+def field_is(key: str, value: str) -> Any:
+    """The payload condition `key == value`."""
+    from qdrant_client import models
+
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def scroll_all(client: QdrantClient, collection: str, where: Any, **options: Any) -> Iterator[Any]:
+    """Every point `where` selects, page by page (`options`: what each point carries)."""
+    offset = None
+    while True:
+        points, offset = client.scroll(collection, where, limit=1024, offset=offset, **options)
+        yield from points
+        if offset is None:
+            return
 
 
 def read_meta(client: QdrantClient, collection: str) -> dict[str, Any] | None:

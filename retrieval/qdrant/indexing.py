@@ -22,14 +22,15 @@ from qdrant_client import QdrantClient, models
 from tqdm import tqdm
 
 from retrieval.encoders.base import Encoder
-from retrieval.errors import CitebotError
 from retrieval.passages.cutting import PassageSettings
 from retrieval.qdrant.collection import (
     check_meta,
+    field_is,
     leftovers,
     live_collection,
     new_collection,
     read_meta,
+    scroll_all,
     switch_alias,
 )
 from retrieval.qdrant.connection import QdrantSettings, qdrant_errors
@@ -48,12 +49,17 @@ from retrieval.qdrant.writing import (
     POINTS_PER_REQUEST,
     CollectionWriter,
     DocumentRows,
-    average_length,
 )
 from retrieval.records import Document, titled_text
 from retrieval.store.embedding import Embedded, embed_documents
 from retrieval.store.generations import DocumentEntry, Manifest, StoredIndex
-from retrieval.store.indexer import IndexReport, check_not_emptied, new_entry, plan_files
+from retrieval.store.indexer import (
+    IndexReport,
+    check_corpus,
+    check_not_emptied,
+    new_entry,
+    plan_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +88,7 @@ def index_corpus(
     allow_empty: bool = False,
 ) -> IndexReport:
     """Bring the collection up to date with the files in `corpus` (see the module docstring)."""
-    if not corpus.is_dir():
-        raise CitebotError(f"corpus folder {corpus}/ does not exist: create it and add documents")
+    check_corpus(corpus)
     started = time.perf_counter()
     with qdrant_errors(settings), _live_lease(client, settings, encoder.dim) as (live, lease):
         meta = read_meta(client, live) or {}
@@ -152,12 +157,8 @@ def copy_index(stored: StoredIndex, client: QdrantClient, settings: QdrantSettin
         _live_lease(client, settings, manifest.dim) as (live, lease),
         _target(client, settings, manifest.dim, live, lease, fresh=True) as target,
     ):
-        texts = (
-            titled_text(entry.title, passage.text)
-            for doc_id, entry in manifest.documents.items()
-            for passage in index.document_passages(doc_id)
-        )
-        writer = CollectionWriter(client, target.collection, average_length(list(texts)))
+        # The embedded store's length norm: the same mean of analysed terms, already counted.
+        writer = CollectionWriter(client, target.collection, index.lexical.average_length)
         doc_ids = list(manifest.documents)
         for begin in range(0, len(doc_ids), DOCUMENTS_PER_BATCH):
             rows = []
@@ -212,45 +213,32 @@ class CollectionVectors:
             holders = models.Filter(
                 must=[models.FieldCondition(key="key", match=models.MatchAny(any=chunk))]
             )
-            offset = None
-            while True:
-                points, offset = self.client.scroll(
-                    self.collection,
-                    holders,
-                    limit=len(chunk),
-                    offset=offset,
-                    with_payload=["key"],
-                    with_vectors=[DENSE, SENTENCES],
-                )
-                for point in points:
-                    key = str((point.payload or {}).get("key"))
-                    vectors = point.vector if isinstance(point.vector, dict) else {}
-                    if vectors.get(DENSE) is None:
-                        continue
-                    dense = np.asarray(vectors[DENSE], dtype=np.float32)
-                    sentences = np.asarray(vectors.get(SENTENCES, _NO_SENTENCES), np.float32)
-                    for at in positions.pop(key, ()):
-                        yield at, dense, sentences
-                if offset is None:
-                    break
+            points = scroll_all(
+                self.client,
+                self.collection,
+                holders,
+                with_payload=["key"],
+                with_vectors=[DENSE, SENTENCES],
+            )
+            for point in points:
+                key = str((point.payload or {}).get("key"))
+                vectors = point.vector if isinstance(point.vector, dict) else {}
+                if vectors.get(DENSE) is None:
+                    continue
+                dense = np.asarray(vectors[DENSE], dtype=np.float32)
+                sentences = np.asarray(vectors.get(SENTENCES, _NO_SENTENCES), np.float32)
+                for at in positions.pop(key, ()):
+                    yield at, dense, sentences
 
 
 def read_documents(client: QdrantClient, collection: str) -> dict[str, tuple[DocumentEntry, bool]]:
     """Every document point: its entry, and whether its passages were written completely."""
+    documents = models.Filter(must=[field_is(KIND, DOCUMENT)])
     found: dict[str, tuple[DocumentEntry, bool]] = {}
-    documents = models.Filter(
-        must=[models.FieldCondition(key=KIND, match=models.MatchValue(value=DOCUMENT))]
-    )
-    offset = None
-    while True:
-        points, offset = client.scroll(
-            collection, documents, limit=1024, offset=offset, with_payload=True, with_vectors=False
-        )
-        for point in points:
-            payload = point.payload or {}
-            found[payload["doc_id"]] = (entry_of(payload), bool(payload.get("complete")))
-        if offset is None:
-            return found
+    for point in scroll_all(client, collection, documents, with_payload=True):
+        payload = point.payload or {}
+        found[payload["doc_id"]] = (entry_of(payload), bool(payload.get("complete")))
+    return found
 
 
 def read_manifest(client: QdrantClient, settings: QdrantSettings) -> Manifest:

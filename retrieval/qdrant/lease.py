@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from qdrant_client import QdrantClient, models
 
 from retrieval.errors import IndexLockedError
+from retrieval.qdrant.collection import field_is
 from retrieval.qdrant.layout import KIND, LEASE, LEASE_ID
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Lease:
         if payload.get("holder") != self.holder:
             lapsed = models.FieldCondition(key="expires", range=models.Range(lt=time.time()))
             if _dead_here(str(payload.get("holder", ""))):
-                lapsed = _held_by(str(payload["holder"]))
+                lapsed = field_is("holder", str(payload["holder"]))
             self._write(None, models.Filter(must=[lapsed]))
             payload = self._read()
         if payload.get("holder") != self.holder:
@@ -91,7 +92,7 @@ class Lease:
         self._renewer.start()
 
     def _mine(self) -> models.Filter:
-        return models.Filter(must=[_held_by(self.holder)])
+        return models.Filter(must=[field_is("holder", self.holder)])
 
     def _read(self) -> dict[str, object]:
         found = self.client.retrieve(self.collection, [LEASE_ID], with_payload=True)
@@ -105,10 +106,6 @@ class Lease:
             update_mode=mode,
             update_filter=condition,
         )
-
-
-def _held_by(holder: str) -> models.FieldCondition:
-    return models.FieldCondition(key="holder", match=models.MatchValue(value=holder))
 
 
 def _dead_here(holder: str) -> bool:

@@ -20,8 +20,15 @@ from typing import Any, cast
 
 import numpy as np
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
-from retrieval.qdrant.collection import check_meta, live_collection, read_meta
+from retrieval.qdrant.collection import (
+    check_meta,
+    field_is,
+    live_collection,
+    read_meta,
+    scroll_all,
+)
 from retrieval.qdrant.connection import QdrantSettings, qdrant_errors
 from retrieval.qdrant.layout import (
     DENSE,
@@ -49,8 +56,12 @@ def open_index(
     """The live collection, if it was built for this model and passage settings; its
     generation is read again on every call, so each question sees the latest reindex."""
     with qdrant_errors(settings):
-        live = live_collection(client, settings.collection)
-        meta = read_meta(client, live) if live else None
+        try:  # one request a question: the meta point, read through the alias
+            meta = read_meta(client, settings.collection)
+        except (ValueError, UnexpectedResponse):
+            if live_collection(client, settings.collection) is not None:
+                raise
+            meta = None  # not indexed yet
     check_meta(meta, settings.where(), model=model, passage_settings=passage_settings)
     return QdrantIndex(client, settings, cast(dict[str, Any], meta))
 
@@ -133,17 +144,11 @@ class QdrantIndex:
         return [by_id.get(p.id, _NO_SENTENCES) for p in passages]
 
     def document_passages(self, doc_id: str) -> list[Passage]:
-        where = models.Filter(must=[_match("doc_id", doc_id), _match(KIND, PASSAGE)])
-        passages = []
-        offset = None
-        while True:
-            with qdrant_errors(self.settings):
-                points, offset = self.client.scroll(
-                    self.alias, where, limit=1024, offset=offset, with_payload=True
-                )
-            passages.extend(passage_of(int(p.id), p.payload or {}) for p in points)
-            if offset is None:
-                return sorted(passages, key=lambda p: p.start)
+        where = models.Filter(must=[field_is("doc_id", doc_id), field_is(KIND, PASSAGE)])
+        with qdrant_errors(self.settings):
+            points = list(scroll_all(self.client, self.alias, where, with_payload=True))
+        passages = [passage_of(int(p.id), p.payload or {}) for p in points]
+        return sorted(passages, key=lambda p: p.start)
 
 
 def qdrant_filter(filters: Filters | None) -> models.Filter | None:
@@ -207,7 +212,3 @@ def _idf_of(points: Sequence[models.ScoredPoint]) -> float | None:
 
 def _only(ids: list[int]) -> models.Filter:
     return models.Filter(must=[models.HasIdCondition(has_id=ids)])
-
-
-def _match(key: str, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))

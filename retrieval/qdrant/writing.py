@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from retrieval.qdrant.collection import field_is
 from retrieval.qdrant.layout import (
     DENSE,
     FORMAT,
@@ -89,8 +90,8 @@ class CollectionWriter:
         for begin in range(0, len(points), POINTS_PER_REQUEST):
             self.client.upsert(self.collection, points[begin : begin + POINTS_PER_REQUEST])
         stale = models.Filter(
-            must=[_any("doc_id", [d.doc_id for d in documents]), _is(KIND, PASSAGE)],
-            must_not=[_is("run", self.run)],
+            must=[_any("doc_id", [d.doc_id for d in documents]), field_is(KIND, PASSAGE)],
+            must_not=[field_is("run", self.run)],
         )
         self.client.delete(self.collection, models.FilterSelector(filter=stale))
         self._documents(documents, complete=True)
@@ -99,7 +100,7 @@ class CollectionWriter:
         """Delete documents and their passages."""
         if not doc_ids:
             return
-        passages = models.Filter(must=[_any("doc_id", list(doc_ids)), _is(KIND, PASSAGE)])
+        passages = models.Filter(must=[_any("doc_id", list(doc_ids)), field_is(KIND, PASSAGE)])
         self.client.delete(self.collection, models.FilterSelector(filter=passages))
         self.client.delete(
             self.collection, models.PointIdsList(points=[document_point_id(d) for d in doc_ids])
@@ -184,10 +185,6 @@ class CollectionWriter:
             vector=vectors,
             payload=passage_payload(passage, source, text_key(document.texts[at]), self.run),
         )
-
-
-def _is(key: str, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
 def _any(key: str, values: list[str]) -> models.FieldCondition:

@@ -128,8 +128,7 @@ def index_corpus(
     an empty folder) raises CorpusEmptiedError unless `allow_empty`; nothing is written.
     A segment written with at least `approximate_from` passages gets an HNSW graph.
     """
-    if not corpus.is_dir():
-        raise CitebotError(f"corpus folder {corpus}/ does not exist: create it and add documents")
+    check_corpus(corpus)
     started = time.perf_counter()
     with index_lock(root):
         check_writable(root)
@@ -180,6 +179,11 @@ def index_documents(
         _commit(root, previous, plan, encoder, settings, report, progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_corpus(corpus: Path) -> None:
+    if not corpus.is_dir():
+        raise CitebotError(f"corpus folder {corpus}/ does not exist: create it and add documents")
 
 
 def plan_files(

@@ -175,6 +175,11 @@ class LexicalIndex:
     def __len__(self) -> int:
         return self._live_count
 
+    @property
+    def average_length(self) -> float:
+        """The mean number of terms of the live rows: BM25's length norm."""
+        return self._average
+
     def scores(self, query: str) -> np.ndarray:
         """Every row's score for `query`, on the 0..1 scale described above (0 if dead)."""
         raw = np.zeros(len(self._live), dtype=np.float32)
