@@ -7,10 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
+from fake_encoder import HashingEncoder
 
 from bot.cli import main
 from retrieval.errors import EvalSetError
-from retrieval.evaluation import load_beir, score_rankings
+from retrieval.evaluation import index_set, load_beir, score_rankings
+from retrieval.passages.cutting import PassageSettings
 
 
 def test_metrics_match_values_computed_by_hand() -> None:
@@ -75,3 +77,20 @@ def test_broken_set_is_refused_with_the_file_named(tmp_path: Path) -> None:
         load_beir(tmp_path / "broken")
     with pytest.raises(EvalSetError, match="BEIR"):
         load_beir(tmp_path / "missing")
+
+
+def test_the_eval_cache_is_reused_only_by_the_same_build_of_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_set(tmp_path / "tiny")
+    eval_set, encoder = load_beir(tmp_path / "tiny"), HashingEncoder()
+    encoder.build = "build-1"  # type: ignore[attr-defined]
+
+    def encoded() -> int:
+        return index_set(tmp_path / "tiny", eval_set, encoder, PassageSettings())[1]
+
+    assert encoded() == 3
+    assert encoded() == 0  # the same build: every vector is reused
+    encoder.build = "build-2"  # type: ignore[attr-defined]
+    assert encoded() == 3  # rebuilt graph, other vectors: nothing reused
