@@ -24,6 +24,7 @@ import numpy as np
 
 from retrieval.store import ann
 from retrieval.store.index import exact_search
+from retrieval.store.npy_rows import NpyRows
 
 CACHE = Path.home() / ".cache" / "citebot" / "eval"
 QUESTIONS = 300
@@ -81,12 +82,11 @@ def run(size: int, base: np.ndarray, folder: Path) -> None:
     ann.build_graph(np.asarray(vectors), folder / ann.APPROXIMATE_FILE)
     seconds = time.perf_counter() - started
     graph = ann.read_graph(folder / ann.APPROXIMATE_FILE)
+    rows = NpyRows(folder / "vectors.npy")
     megabytes = (folder / ann.APPROXIMATE_FILE).stat().st_size / 2**20
     for depth in (128, 256, 512):
         ann.SEARCH_DEPTH = depth
-        found, p50, p99 = timed(
-            lambda q: ann.search_graph(graph, vectors, q, K, everything), queries
-        )
+        found, p50, p99 = timed(lambda q: ann.search_graph(graph, rows, q, K, everything), queries)
         label = f"hnsw{ann.LINKS} sq8 + rescore, ef={depth}"
         print(f"{label:28} {seconds:8.1f} {megabytes:7.0f} {recall(found, truth):9.3f} ", end="")
         print(f"{p50:8.2f} {p99:8.2f}")

@@ -17,6 +17,7 @@ from retrieval.store import ann, merging
 from retrieval.store.generations import CURRENT, MANIFEST, load_index, read_manifest
 from retrieval.store.index import exact_search
 from retrieval.store.indexer import index_corpus
+from retrieval.store.npy_rows import NpyRows
 from retrieval.store.segment import SEGMENTS
 
 ENCODER = HashingEncoder()
@@ -148,7 +149,8 @@ def test_the_approximate_index_finds_what_exact_search_finds(tmp_path: Path) -> 
     graph = ann.read_graph(tmp_path / ann.APPROXIMATE_FILE)
     mask = rng.random(5000) > 0.2  # a fifth of the rows dead
     _, exact_rows = exact_search(vectors, queries, 10, mask)
-    scores, rows = ann.search_graph(graph, vectors, queries, 10, mask)
+    np.save(tmp_path / "vectors.npy", vectors)
+    scores, rows = ann.search_graph(graph, NpyRows(tmp_path / "vectors.npy"), queries, 10, mask)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, exact_rows, strict=True)])
     assert recall >= 0.98
     assert mask[rows].all()  # dead rows never come back
@@ -227,3 +229,20 @@ def test_an_index_folder_given_relative_to_the_working_folder_works(
     assert main(["index", *options]) == 0
     assert main(["ask", "How many Russian troops remain near Ukraine?", *options]) == 0
     assert "3,500" in capsys.readouterr().out
+
+
+def test_rows_read_from_disk_equal_the_memory_mapped_ones(tmp_path: Path) -> None:
+    matrix = np.random.default_rng(3).normal(size=(300, 24)).astype(np.float16)
+    np.save(tmp_path / "m.npy", matrix)
+    rows = NpyRows(tmp_path / "m.npy")
+    assert rows.shape == (300, 24) and rows.dtype == np.float16
+    assert np.array_equal(rows.take([299, 0, 17, 17]), matrix[[299, 0, 17, 17]])
+    assert np.array_equal(rows.span(40, 90), matrix[40:90])
+    assert rows.span(5, 5).shape == (0, 24)
+    with pytest.raises(IndexError):
+        rows.take([300])
+    with pytest.raises(IndexError):
+        rows.span(290, 301)
+    np.save(tmp_path / "f.npy", np.asfortranarray(matrix))
+    with pytest.raises(ValueError, match="C-ordered"):
+        NpyRows(tmp_path / "f.npy")

@@ -1,8 +1,8 @@
 """Approximate search for big segments: an HNSW graph over 8-bit vectors, then exact rescoring.
 
 The graph holds its own copy of the vectors in 8 bits (a quarter of the float32 ones) and
-finds candidates; their exact cosines come from the segment's memory-mapped float32
-vectors, so scores equal exact search's and only the candidates' pages are read. Dead or
+finds candidates; their exact cosines come from the segment's float32 vectors, read row by
+row (npy_rows.py), so scores equal exact search's and only the candidates' rows are read. Dead or
 filtered-out rows are skipped inside the graph walk (an IDSelector bitmap); when a filter
 leaves only a small share of a segment, the walk would wander, and an exact scan of those
 rows is cheaper anyway (`worth_graph`).
@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from retrieval.store.npy_rows import NpyRows
 
 APPROXIMATE_FILE = "approximate.faiss"
 # Where exact search gets slower than the graph, and how big the graph is (links per node,
@@ -53,7 +57,7 @@ def worth_graph(mask: np.ndarray) -> bool:
 
 
 def search_graph(
-    graph, vectors: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarray
+    graph, vectors: NpyRows, queries: np.ndarray, k: int, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows of `mask` per query, (scores, rows) with exact scores, -1 past the end."""
     import faiss
@@ -66,9 +70,9 @@ def search_graph(
     scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
     rows = np.full((len(queries), k), -1, dtype=np.int64)
     for at, (query, found) in enumerate(zip(queries, candidates, strict=True)):
-        found = found[found >= 0]
-        exact = np.asarray(vectors[np.sort(found)]) @ query
+        found = np.sort(found[found >= 0])
+        exact = vectors.take(found.tolist()) @ query
         order = np.argsort(-exact, kind="stable")[:k]
         scores[at, : len(order)] = exact[order]
-        rows[at, : len(order)] = np.sort(found)[order]
+        rows[at, : len(order)] = found[order]
     return scores, rows

@@ -136,8 +136,10 @@ class PassageIndex:
     def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
         out = np.zeros((len(rows), self.dim), dtype=np.float32)
         segment_of = np.searchsorted(self._offsets, rows, side="right") - 1
-        for at, (row, number) in enumerate(zip(rows, segment_of.tolist(), strict=True)):
-            out[at] = self.segments[number].vectors[row - int(self._offsets[number])]
+        for number in np.unique(segment_of).tolist():
+            at = np.flatnonzero(segment_of == number)
+            local = np.asarray(rows)[at] - self._offsets[number]
+            out[at] = self.segments[number].vector_rows.take(local.tolist())
         return out
 
     def sentence_vectors(self, row: int) -> np.ndarray:
@@ -220,7 +222,7 @@ class PassageIndex:
                 continue
             graph = segment.approximate if self.approximate else None
             if graph is not None and worth_graph(segment_mask):
-                scores, rows = search_graph(graph, segment.vectors, queries, k, segment_mask)
+                scores, rows = search_graph(graph, segment.vector_rows, queries, k, segment_mask)
             else:
                 scores, rows = exact_search(segment.vectors, queries, k, segment_mask)
             found_scores.append(scores)

@@ -1,7 +1,8 @@
 """One segment of the index: passages with their vectors and term counts, written once.
 
     segments/seg-<ns>/
-      vectors.npy       float32 rows × dim, memory-mapped when read
+      vectors.npy       float32 rows × dim, memory-mapped for scans, a few rows read with
+                        pread for candidates (npy_rows.py)
       ids.npy           int64 passage id of each row
       keys.npy          uint64 hashes of the rows' embedded texts (title + passage), sorted,
                         and keys.rows.npy the row of each, so a vector is found by its text
@@ -36,6 +37,7 @@ import numpy as np
 from retrieval.records import Passage
 from retrieval.store.ann import APPROXIMATE_FILE, build_graph, read_graph
 from retrieval.store.lexical import TermCounts
+from retrieval.store.npy_rows import NpyRows
 
 SEGMENTS = "segments"
 VECTORS = "vectors.npy"
@@ -160,8 +162,9 @@ def recorded_sizes(folder: Path) -> dict[str, int]:
 
 
 class Segment:
-    """A written segment, opened for reading: vectors and arrays memory-mapped, passages
-    fetched from SQLite when a hit needs them. Safe to share between threads."""
+    """A written segment, opened for reading: vectors and arrays memory-mapped, the rows a
+    question needs (candidates' vectors, hits' sentences, passages) read from disk when it
+    needs them. Safe to share between threads."""
 
     def __init__(self, folder: Path) -> None:
         """Raises OSError or ValueError when the segment is missing or damaged."""
@@ -172,11 +175,12 @@ class Segment:
                 raise ValueError(f"{self.name}/{file} has the wrong size")
         self.rows = int(info["rows"])
         self.vectors = _mapped(folder / VECTORS)
+        self.vector_rows = NpyRows(folder / VECTORS)
         self.ids = _mapped(folder / IDS)
         self._keys = _mapped(folder / KEYS)
         self._key_rows = _mapped(folder / KEY_ROWS)
         self.terms = TermCounts.load(folder)
-        self._sentences = _mapped(folder / SENTENCES)
+        self._sentences = NpyRows(folder / SENTENCES)
         self._sentence_first = _mapped(folder / SENTENCE_FIRST)
         if len(self._sentence_first) != self.rows + 1:
             raise ValueError(f"{self.name}/{SENTENCE_FIRST} is inconsistent")
@@ -211,7 +215,7 @@ class Segment:
     def sentence_vectors(self, row: int) -> np.ndarray:
         """The stored vectors of a row's sentences (float32), empty when there are none."""
         first, end = int(self._sentence_first[row]), int(self._sentence_first[row + 1])
-        return np.asarray(self._sentences[first:end], dtype=np.float32)
+        return self._sentences.span(first, end).astype(np.float32)
 
     def rows_with_keys(self, keys: np.ndarray) -> np.ndarray:
         """For each key, a row whose embedded text hashes to it, or -1."""
