@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import chain
 from typing import NamedTuple, cast
 
 import numpy as np
@@ -312,7 +313,8 @@ def fold_near_duplicates(
     for row, passage in passages.items():
         shingles = _shingles(passage.text)
         # Only kept passages sharing a trigram can repeat this one: count those, not all pairs.
-        shared = Counter(at for shingle in shingles for at in holders.get(shingle, ()))
+        held = filter(holders.__contains__, shingles)
+        shared = Counter(chain.from_iterable(map(holders.__getitem__, held)))
         for at in sorted(shared):
             _, first, size, also_in = kept[at]
             if passage.doc_id == first.doc_id:
@@ -342,7 +344,7 @@ def _shingles(text: str) -> frozenset[tuple[str, ...]]:
     words = _WORDS.findall(text.casefold())
     if len(words) < 3:
         return frozenset({tuple(words)})
-    return frozenset(tuple(words[i : i + 3]) for i in range(len(words) - 2))
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
 
 
 def _clean(query: str) -> str:
