@@ -8,6 +8,10 @@ update to reply (p50/p99), read from the fake's request log. Not a test: run it 
     python benchmarks/telegram_load.py                       # 200 chats × 5 questions
     python benchmarks/telegram_load.py --distinct 1000       # no question asked twice
     python benchmarks/telegram_load.py --rate-limit 30       # Telegram's throttle on
+    python benchmarks/telegram_load.py --cold-start 5        # start to first answer, 5 runs
+
+With --cold-start, a question waits in the fake's queue before the bot starts; each run
+times a fresh bot process from its start to that question's answer.
 """
 
 from __future__ import annotations
@@ -56,18 +60,38 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def bot_environment(fake: FakeBotApi, index_dir: Path, rate_limit: float) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_RATE_LIMIT": str(rate_limit),
+        "CITEBOT_CORPUS": str(ROOT / "corpus"),
+        "CITEBOT_INDEX": str(index_dir),
+    }
+
+
+def cold_start(index_dir: Path) -> float:
+    """Seconds from starting a bot process to its answer to a question already waiting."""
+    with FakeBotApi() as fake:
+        fake.push_message(1, TOPICS[0] + "?")
+        started = time.time()
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=ROOT, env=bot_environment(fake, index_dir, 0)
+        )
+        try:
+            fake.wait_for(lambda: bool(fake.sent_calls("sendMessage")), timeout=120)
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(timeout=60)
+        return fake.sent_calls("sendMessage")[0].at - started
+
+
 def run(args: argparse.Namespace, index_dir: Path) -> dict[str, float]:
     total = args.chats * args.questions
     asked = questions(total, min(args.distinct, total))
     with FakeBotApi() as fake:
-        environment = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": fake.token,
-            "TELEGRAM_API_BASE_URL": fake.base_url,
-            "TELEGRAM_RATE_LIMIT": str(args.rate_limit),
-            "CITEBOT_CORPUS": str(ROOT / "corpus"),
-            "CITEBOT_INDEX": str(index_dir),
-        }
+        environment = bot_environment(fake, index_dir, args.rate_limit)
         bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=environment)
         try:
             fake.wait_for(lambda: fake.polls_waiting == 1, timeout=120)  # model loaded
@@ -109,6 +133,7 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=50, help="different question texts")
     parser.add_argument("--rate-limit", type=float, default=0, help="requests/s; 0: off")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--cold-start", type=int, default=0, metavar="RUNS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         index_dir = Path(folder) / "index"
@@ -118,6 +143,13 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        if args.cold_start:
+            times = [cold_start(index_dir) for _ in range(args.cold_start)]
+            print(
+                f"bot start to first answer: median {statistics.median(times):.2f} s "
+                f"of {len(times)} ({', '.join(f'{t:.2f}' for t in times)})"
+            )
+            return
         figures = run(args, index_dir)
     if args.json:
         print(json.dumps(figures))
