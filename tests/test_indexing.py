@@ -179,6 +179,21 @@ def test_sidecar_edit_updates_the_source(
     assert manifest.documents[SEED_FILE].url == "https://example.org/b"
 
 
+def test_a_sidecar_added_later_is_found_by_either_name(
+    seed_corpus: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    stem = Path(SEED_FILE).stem
+    (seed_corpus / f"{stem}.meta.json").write_text('{"url": "https://example.org/late"}')
+    report = index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    assert report.updated == [SEED_FILE]
+    assert read_manifest(tmp_path / "index").documents[SEED_FILE].url == "https://example.org/late"
+    (seed_corpus / f"{SEED_FILE}.meta.json").write_text('{"url": "https://example.org/own"}')
+    report = index_corpus(seed_corpus, tmp_path / "index", encoder, SETTINGS)
+    assert report.updated == [SEED_FILE]  # NAME.EXT.meta.json comes first
+    assert read_manifest(tmp_path / "index").documents[SEED_FILE].url == "https://example.org/own"
+
+
 def test_a_file_that_turns_unreadable_keeps_its_previous_passages(
     seed_corpus: Path, tmp_path: Path, encoder: Encoder
 ) -> None:

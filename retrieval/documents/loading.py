@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 
 from retrieval.documents.cleaning import clean_blocks, clean_title
@@ -115,12 +115,16 @@ def _is_corpus_file(name: str) -> bool:
     return not name.startswith((".", "~$")) and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def sidecar_path(path: Path) -> Path | None:
-    """The metadata file of a document: `NAME.EXT.meta.json`, else `NAME.meta.json`."""
-    for candidate in (
-        path.with_name(path.name + _SIDECAR_SUFFIX),
-        path.with_name(path.stem + _SIDECAR_SUFFIX),
-    ):
+def sidecar_path(path: Path, names: Container[str] | None = None) -> Path | None:
+    """The metadata file of a document: `NAME.EXT.meta.json`, else `NAME.meta.json`.
+
+    `names`, the entries of the document's folder where the caller has listed it, spares
+    the two stats per document that looking for a sidecar otherwise costs.
+    """
+    for name in (path.name + _SIDECAR_SUFFIX, path.stem + _SIDECAR_SUFFIX):
+        if names is not None and name not in names:
+            continue
+        candidate = path.with_name(name)
         if candidate.is_file():
             return candidate
     return None

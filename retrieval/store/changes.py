@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,23 @@ from retrieval.store.generations import DocumentEntry, Manifest
 RACY_NS = 2_000_000_000  # coarse-timestamp filesystems (FAT) tick every 2 s
 
 
+class FolderListings:
+    """Each folder's entry names, listed once per run, so that a file's sidecar is looked
+    up by name rather than by two stats (a fifth of a one-file reindex at 10,000 files)."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, frozenset[str] | None] = {}
+
+    def names(self, folder: Path) -> frozenset[str] | None:
+        """None when the folder cannot be listed: then each sidecar is looked for on disk."""
+        if folder not in self._names:
+            try:
+                self._names[folder] = frozenset(os.listdir(folder))
+            except OSError:
+                self._names[folder] = None
+        return self._names[folder]
+
+
 @dataclass(frozen=True)
 class FileStamp:
     size: int
@@ -20,11 +38,11 @@ class FileStamp:
     meta_mtime_ns: int
 
     @classmethod
-    def of(cls, path: Path) -> FileStamp:
+    def of(cls, path: Path, listings: FolderListings | None = None) -> FileStamp:
         """Raises DocumentError when the file cannot be stat-ed (vanished, broken link)."""
         try:
             stat = path.stat()
-            sidecar = sidecar_path(path)
+            sidecar = sidecar_path(path, listings.names(path.parent) if listings else None)
             meta_mtime_ns = sidecar.stat().st_mtime_ns if sidecar else 0
         except OSError as exc:
             raise unreadable(path, exc) from exc
@@ -57,12 +75,13 @@ def changes_since(manifest: Manifest, corpus: Path) -> list[str]:
     skipped = {s.path for s in manifest.skipped}
     seen: set[str] = set()
     changes = []
+    listings = FolderListings()
     for path in iter_corpus_files(corpus):
         doc_id = corpus_id(path, corpus)
         seen.add(doc_id)
         entry = known.get(doc_id)
         try:
-            stamp = FileStamp.of(path)
+            stamp = FileStamp.of(path, listings)
         except DocumentError:
             continue
         if entry is None and doc_id not in skipped:

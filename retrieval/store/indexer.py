@@ -29,7 +29,7 @@ from retrieval.errors import (
 from retrieval.passages.cutting import PassageSettings
 from retrieval.records import Document, SkippedFile
 from retrieval.store.ann import APPROXIMATE_FROM
-from retrieval.store.changes import FileStamp
+from retrieval.store.changes import FileStamp, FolderListings
 from retrieval.store.embedding import embed_documents
 from retrieval.store.generations import (
     SEGMENTS,
@@ -194,12 +194,13 @@ def plan_files(
     `report`; whatever store the index lives in plans with this."""
     entries: dict[str, DocumentEntry] = {}
     to_embed: list[tuple[Document, FileStamp]] = []
+    listings = FolderListings()
     for path in iter_corpus_files(corpus):
         doc_id = corpus_id(path, corpus)
         old = old_docs.get(doc_id)
         try:
             check_inside(path, corpus)
-            stamp = FileStamp.of(path)
+            stamp = FileStamp.of(path, listings)
             trusted = old is not None and stamp.trusted(old)
             document = None if trusted else load_document(path, corpus)
         except RefusedDocumentError as exc:  # never served again, whatever it held before
