@@ -55,7 +55,14 @@ def seed_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-STORES = ("embedded", "qdrant-edge", "qdrant-local")
+# qdrant-client's local mode is a pure-Python stand-in for a server: its copies of the
+# store behaviour tests take over a minute and run with -m slow; Edge runs the same code
+# on Qdrant's own engine, and test_qdrant_store.py covers local mode by default.
+STORES = (
+    "embedded",
+    "qdrant-edge",
+    pytest.param("qdrant-local", marks=pytest.mark.slow),
+)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """Approximate search for big segments: an HNSW graph over 8-bit vectors, then exact rescoring.
 
 The graph holds its own copy of the vectors in 8 bits (a quarter of the float32 ones) and
-finds candidates; their exact cosines come from the segment's float32 vectors, read row by
-row (npy_rows.py), so scores equal exact search's and only the candidates' rows are read. Dead or
-filtered-out rows are skipped inside the graph walk (an IDSelector bitmap); when a filter
-leaves only a small share of a segment, the walk would wander, and an exact scan of those
-rows is cheaper anyway (`worth_graph`).
+finds candidates; their exact cosines come from the segment's float32 vectors, read row
+by row (npy_rows.py), so scores equal exact search's and only the candidates' rows are
+read. Dead or filtered-out rows are skipped inside the graph walk (an IDSelector bitmap);
+when a filter leaves only a small share of a segment, the walk would wander, and an exact
+scan of those rows is cheaper anyway (`worth_graph`).
 """
 
 from __future__ import annotations
