@@ -134,11 +134,12 @@ class PassageIndex:
             yield from self.document_passages(doc_id)
 
     def vectors_at(self, rows: Sequence[int]) -> np.ndarray:
-        out = np.zeros((len(rows), self.dim), dtype=np.float32)
-        segment_of = np.searchsorted(self._offsets, rows, side="right") - 1
+        wanted = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((len(wanted), self.dim), dtype=np.float32)
+        segment_of = np.searchsorted(self._offsets, wanted, side="right") - 1
         for number in np.unique(segment_of).tolist():
             at = np.flatnonzero(segment_of == number)
-            local = np.asarray(rows)[at] - self._offsets[number]
+            local = wanted[at] - self._offsets[number]
             out[at] = self.segments[number].vector_rows.take(local.tolist())
         return out
 
@@ -160,10 +161,11 @@ class PassageIndex:
             if not len(wanted):
                 return
             rows = segment.rows_with_keys(keys[wanted])
-            for at, row in zip(wanted.tolist(), rows.tolist(), strict=True):
-                if row >= 0:
-                    missing[at] = False
-                    yield at, segment.vectors[row], segment.sentence_vectors(row)
+            positions, found = wanted[rows >= 0], rows[rows >= 0]
+            missing[positions] = False
+            vectors = segment.vector_rows.take(found.tolist())
+            for at, row, vector in zip(positions.tolist(), found.tolist(), vectors, strict=True):
+                yield at, vector, segment.sentence_vectors(row)
 
     def stored_sentences(self, passages: Sequence[Passage]) -> list[np.ndarray]:
         rows = self.rows_of(p.id for p in passages).tolist()
