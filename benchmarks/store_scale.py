@@ -38,6 +38,7 @@ class HashingEncoder:
     """Deterministic unit vectors from a text's hash: no model, so 100k passages take seconds."""
 
     name = "benchmark/hashing"
+    build = ""
     dim = 384
     max_tokens = 512
 

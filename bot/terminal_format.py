@@ -148,8 +148,9 @@ def format_status(
 ) -> str:
     """Totals, every file that could not be indexed, and (with `every_file`) all the others;
     last, what is wrong with the index files themselves."""
+    build = f", build {printable(manifest.encoder_build)}" if manifest.encoder_build else ""
     lines = [
-        f"Model:     {printable(manifest.model)} ({manifest.dim} dimensions)",
+        f"Model:     {printable(manifest.model)} ({manifest.dim} dimensions{build})",
         f"Indexed:   {len(manifest.documents)} documents, {manifest.passage_count} passages "
         f"(built {manifest.created_at})",
         f"Problems:  {len(manifest.skipped)} skipped, {len(manifest.failed)} failed",

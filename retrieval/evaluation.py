@@ -165,10 +165,7 @@ def index_set(
     and deleted once open (the open segments stay readable).
     """
     fingerprint = settings.fingerprint()
-    # An ONNX model rebuilt (another BUILD_VERSION) gives slightly other vectors than the
-    # cached ones: key the cache by the build as well as by the model's name.
-    model = f"{encoder.name} {getattr(encoder, 'build', '')}".strip()
-    root = cache_folder(folder, model, fingerprint) if cache else Path(tempfile.mkdtemp())
+    root = cache_folder(folder, encoder.name, fingerprint) if cache else Path(tempfile.mkdtemp())
     try:
         report = index_documents(root, eval_set.documents, encoder, settings, progress=progress)
         stored = load_index(root, model=encoder.name, passage_settings=fingerprint)

@@ -17,6 +17,7 @@ WORD = re.compile(r"\w+")
 
 class HashingEncoder:
     name = "test/hashing-words"
+    build = ""
     dim = 64
     max_tokens = 512
 

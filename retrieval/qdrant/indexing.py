@@ -55,6 +55,7 @@ from retrieval.store.embedding import Embedded, embed_documents
 from retrieval.store.generations import DocumentEntry, Manifest, StoredIndex
 from retrieval.store.indexer import (
     IndexReport,
+    build_changed,
     check_corpus,
     check_not_emptied,
     new_entry,
@@ -104,8 +105,13 @@ def index_corpus(
         before = {d: e for d, (e, _) in indexed.items()}
         check_not_emptied(corpus, before, entries, to_embed, allow_empty)
         report.removed = sorted(set(kept) - set(entries))
-        same_model = built and not rebuild and meta.get("model") == encoder.name
-        reuse = CollectionVectors(client, live) if same_model else None
+        same_vectors = (
+            built
+            and not rebuild
+            and meta.get("model") == encoder.name
+            and meta.get("encoder_build", "") == encoder.build
+        )
+        reuse = CollectionVectors(client, live) if same_vectors else None
         average = None if reason else meta.get("average_length")  # BM25's length norm
         with _target(client, settings, encoder.dim, live, lease, fresh=bool(reason)) as target:
             writer = CollectionWriter(client, target.collection, average)
@@ -132,6 +138,7 @@ def index_corpus(
             _settle(client, target.collection)
             report.generation = writer.finish(
                 model=encoder.name,
+                encoder_build=encoder.build,
                 dim=encoder.dim,
                 passage_settings=passage_settings.fingerprint(),
                 documents=len(entries),
@@ -181,6 +188,7 @@ def copy_index(stored: StoredIndex, client: QdrantClient, settings: QdrantSettin
         _settle(client, target.collection)
         report.generation = writer.finish(
             model=manifest.model,
+            encoder_build=manifest.encoder_build,
             dim=manifest.dim,
             passage_settings=manifest.passage_settings,
             documents=len(doc_ids),
@@ -257,6 +265,7 @@ def read_manifest(client: QdrantClient, settings: QdrantSettings) -> Manifest:
         dim=meta["dim"],
         passage_settings=meta["passage_settings"],
         created_at=meta["created_at"],
+        encoder_build=meta.get("encoder_build", ""),
         documents={d: e for d, (e, complete) in documents.items() if complete},
         skipped=skipped_of(meta["skipped"]),
         failed=skipped_of(meta["failed"]),
@@ -327,6 +336,8 @@ def _mismatch(meta: dict[str, Any], encoder: Encoder, settings: PassageSettings)
         return f"the collection has another layout ({meta.get('format')})"
     if meta["model"] != encoder.name:
         return f"the collection was built with model {meta['model']}, now {encoder.name}"
+    if meta.get("encoder_build", "") != encoder.build:
+        return build_changed(meta.get("encoder_build", ""), encoder.build)
     if meta["passage_settings"] != settings.fingerprint():
         return "the passage settings changed"
     return None

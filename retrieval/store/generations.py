@@ -80,6 +80,7 @@ class Manifest:
     skipped: tuple[SkippedFile, ...] = ()
     # Files indexed before that failed to read this time: their previous passages stay.
     failed: tuple[SkippedFile, ...] = ()
+    encoder_build: str = ""  # the encoder's `build` that made the vectors ("" before it was kept)
     format_version: int = FORMAT_VERSION
     # The segments the documents' rows are in: name → size in bytes of each of its files.
     segments: dict[str, dict[str, int]] = field(default_factory=dict)

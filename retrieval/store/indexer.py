@@ -94,21 +94,31 @@ def _previous(
 
     (index, None): update it. (index, reason): passage settings changed, so every file is
     cut again, but vectors of passages whose text is unchanged are reused. (None, reason):
-    another model, a damaged index or an explicit rebuild: encode everything.
+    another model or build of it, a damaged index or an explicit rebuild: encode everything.
     """
     if rebuild:
         return None, "rebuild requested"
+    reason = None
     try:
-        return load_index(root, model=encoder.name, passage_settings=settings.fingerprint()), None
+        previous = load_index(root, model=encoder.name, passage_settings=settings.fingerprint())
     except IndexMissingError:
         return None, None
     except IndexMismatchError as exc:
+        reason = exc.reason
         try:
-            return load_index(root, model=encoder.name, passage_settings=None), exc.reason
+            previous = load_index(root, model=encoder.name, passage_settings=None)
         except IndexStoreError:
-            return None, exc.reason
+            return None, reason
     except IndexStoreError as exc:
         return None, exc.reason
+    if previous.manifest.encoder_build != encoder.build:
+        return None, build_changed(previous.manifest.encoder_build, encoder.build)
+    return previous, reason
+
+
+def build_changed(recorded: str, current: str) -> str:
+    """Why vectors of one model are not reused: an upgrade rebuilt its graph or weights."""
+    return f"the model's build changed ({recorded or 'unrecorded'}, now {current or 'unnamed'})"
 
 
 def index_corpus(
@@ -320,6 +330,7 @@ def _commit(
         dim=encoder.dim,
         passage_settings=settings.fingerprint(),
         created_at=now_iso(),
+        encoder_build=encoder.build,
         documents=entries,
         skipped=tuple(report.skipped),
         failed=tuple(report.failed),
