@@ -67,6 +67,20 @@ def test_bm25_scores_are_a_share_of_the_query(tmp_path: Path) -> None:
     assert np.allclose(again.scores("ferry pier"), index.scores("ferry pier"))
 
 
+def test_term_counts_hold_each_rows_count_of_each_term() -> None:
+    texts = ["ferry ferry pier", "", "Pier, pier: the ferry!", "Паром паром"]
+    counts = TermCounts.build(texts)
+    (ferry,), (pier,), (parom,) = analyse("ferry"), analyse("pier"), analyse("паром")
+    expected = {ferry: ([0, 2], [2, 1]), pier: ([0, 2], [1, 2]), parom: ([3], [2])}
+    for term, (rows, how_often) in expected.items():
+        held = counts.postings(term)
+        assert held is not None
+        assert held[0].tolist() == rows and held[1].tolist() == how_often
+    assert counts.postings("harbour") is None
+    assert counts.lengths.tolist() == [len(analyse(text)) for text in texts]
+    assert len(TermCounts.build([])) == 0
+
+
 def test_bm25_statistics_count_only_live_rows_across_segments() -> None:
     """Two segments with a dead row score as one fresh build of the live rows would."""
     live_texts = ["The ferry leaves at noon.", "Pier 7 was repaired.", "The ferry is late."]
