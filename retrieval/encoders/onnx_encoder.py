@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import io
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ from retrieval.errors import EncoderError
 if TYPE_CHECKING:
     import onnx
 
-    from retrieval.encoders.e5_tokenizer import E5Tokenizer
+    from retrieval.encoders.e5_tokenizer import CommonTokenizer, E5Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ MODEL_FILE = "model-int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 SETTINGS_FILE = "encoder.json"
 NORMALISATION_FILE = "normalisation.json"
+# The tokenizer of the pieces English, Russian and Ukrainian text can use (e5_tokenizer.py).
+COMMON_TOKENIZER_FILE = "tokenizer-common.json"
+COMMON_IDS_FILE = "tokenizer-common.ids.npy"
 DIGESTS_FILE = "digests.json"  # in the cache root: weights file → its digest, by size and time
 # ORT fuses Add + LayerNormalization into SkipLayerNormalization, 6x slower on these CPUs.
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
@@ -145,16 +149,23 @@ def _remembered_digest(path: Path, memo: Path) -> str:
         return str(entry["digest"])
     digest = _digest(path)
     remembered[key] = {"stamp": stamp, "digest": digest}
-    scratch = memo.with_name(f".{memo.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    # Of two processes writing at once, the last wins; an entry lost so is hashed again, as
+    # everything is when the cache cannot be written.
+    with contextlib.suppress(OSError):
         memo.parent.mkdir(parents=True, exist_ok=True)
-        _write_json(scratch, remembered)
-        # Of two processes writing at once, the last wins; an entry lost so is hashed again.
-        scratch.replace(memo)
-    except OSError:  # an unwritable cache: hash again next time
+        _replace(memo, json.dumps(remembered).encode())
+    return digest
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a reader sees the old file or the new one."""
+    scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        scratch.write_bytes(data)
+        scratch.replace(path)
+    finally:
         with contextlib.suppress(OSError):
             scratch.unlink(missing_ok=True)
-    return digest
 
 
 def _digest(path: Path) -> str:
@@ -267,8 +278,41 @@ def e5_tokenizer(folder: Path) -> E5Tokenizer:
     from retrieval.encoders.e5_tokenizer import E5Tokenizer
 
     table = {int(k): v for k, v in _read_json(folder / NORMALISATION_FILE).items()}
-    tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-    return E5Tokenizer(tokenizer, table, _read_json(folder / SETTINGS_FILE)["unk"])
+    load_full = partial(Tokenizer.from_file, str(folder / TOKENIZER_FILE))
+    unk = _read_json(folder / SETTINGS_FILE)["unk"]
+    return E5Tokenizer(load_full, _common_tokenizer(folder), table, unk)
+
+
+def _common_tokenizer(folder: Path) -> CommonTokenizer | None:
+    """The Unigram of the common pieces (e5_tokenizer.py), written beside the full one the
+    first time; None where the folder cannot be written, and the full one serves."""
+    from tokenizers import Tokenizer
+
+    from retrieval.encoders.e5_tokenizer import CommonTokenizer
+
+    path, ids = folder / COMMON_TOKENIZER_FILE, folder / COMMON_IDS_FILE
+    if not (path.is_file() and ids.is_file()):
+        try:
+            _write_common_tokenizer(folder)
+        except OSError as exc:
+            log.info("using the full tokenizer: cannot write the common one (%s)", exc)
+            return None
+    return CommonTokenizer(Tokenizer.from_file(str(path)), np.load(ids))
+
+
+def _write_common_tokenizer(folder: Path) -> None:
+    from retrieval.encoders.e5_tokenizer import common_pieces
+
+    full = _read_json(folder / TOKENIZER_FILE)
+    model = full["model"]
+    vocabulary, unk = model["vocab"], model["unk_id"]  # vocabulary: [piece, score] by id
+    kept = common_pieces([p for p, _ in vocabulary], [s for _, s in vocabulary], unk)
+    common = {**model, "vocab": [vocabulary[i] for i in kept], "unk_id": kept.index(unk)}
+    ids = io.BytesIO()
+    np.save(ids, np.array(kept, dtype=np.int64))
+    _replace(folder / COMMON_IDS_FILE, ids.getvalue())  # first: the tokenizer says both are there
+    tokenizer = json.dumps({**full, "model": common}, ensure_ascii=False)
+    _replace(folder / COMMON_TOKENIZER_FILE, tokenizer.encode())
 
 
 class _E5Text:
