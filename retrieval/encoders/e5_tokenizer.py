@@ -60,7 +60,7 @@ class E5Tokenizer:
     ) -> None:
         """`load_full` loads the Unigram of every piece; without `common`, at once."""
         self._load_full = load_full
-        self._full = None if common else load_full()
+        self._full = None if common is not None else load_full()
         self._common = common
         self._lock = threading.Lock()
         self._table = normalisation

@@ -70,8 +70,8 @@ class TermCounts:
             terms_per_row.append(len(frequency))
         column = np.frombuffer(column_of, dtype=np.int64)
         by_column = np.argsort(column, kind="stable")  # keeps each column's rows ascending
-        row_count = len(terms_per_row)
-        rows = np.repeat(np.arange(row_count, dtype=np.int32), np.frombuffer(terms_per_row, "q"))
+        per_row = np.frombuffer(terms_per_row, dtype=np.int64)
+        rows = np.repeat(np.arange(len(per_row), dtype=np.int32), per_row)
         sizes = np.bincount(column, minlength=len(columns))
         return cls(
             list(columns),
