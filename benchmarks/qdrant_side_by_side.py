@@ -119,7 +119,8 @@ def main() -> None:
             searcher = Searcher(index, encoder, scoring)
 
             def rank(at: int, searcher: Searcher = searcher) -> object:
-                return searcher.rank([questions[at]], CANDIDATES, vectors=vectors[at : at + 1])
+                encoded = vectors[at : at + 1]
+                return searcher.rank([questions[at]], CANDIDATES, vectors=lambda: encoded)
 
             def answer(at: int, searcher: Searcher = searcher) -> object:
                 return searcher.search(questions[at], 5)

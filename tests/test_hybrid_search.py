@@ -5,6 +5,7 @@ news filters. User-visible behaviour runs on the real model and the real indexes
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from bot.telegram.phrases import ENGLISH
 from bot.terminal_format import format_answer
 from retrieval.encoders.base import Encoder
 from retrieval.engine import Engine
+from retrieval.errors import CitebotError
 from retrieval.evaluation import rank_documents
 from retrieval.passages.cutting import PassageSettings
 from retrieval.records import Document, Passage, Source
@@ -156,6 +158,26 @@ def test_eval_ranks_documents_the_way_search_ranks_hits(seed_engine: Engine) -> 
     hits = searcher.search(question, k=5, explain=False).hits
     ranked = rank_documents(searcher, question)
     assert ranked[0] == hits[0].source.doc_id == SEED_FILE
+
+
+def test_an_encoder_failure_reaches_the_asker(seed_engine: Engine) -> None:
+    """The question is encoded in a thread of its own while BM25 runs; its error still
+    comes back to whoever asked, and nothing is answered without the dense signal."""
+    encoder = seed_engine.encoder
+
+    class Failing:
+        name, build, dim, max_tokens = encoder.name, encoder.build, encoder.dim, 512
+        encode_passages, count_tokens = encoder.encode_passages, encoder.count_tokens
+
+        def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+            raise CitebotError("the model's file went missing")
+
+    searcher = Searcher(seed_engine.searcher().index, Failing(), seed_engine.searcher().scoring)
+    question = "How many troops did Russia withdraw from Crimea?"
+    with pytest.raises(CitebotError, match="went missing"):
+        searcher.search(question, 5)
+    with pytest.raises(CitebotError, match="went missing"):
+        searcher.rank([question], 50)
 
 
 def test_an_uncalibrated_model_claims_no_answer(seed_engine: Engine) -> None:

@@ -43,7 +43,7 @@ from retrieval.qdrant.layout import (
     source_of,
 )
 from retrieval.records import Passage, Source
-from retrieval.search.candidates import Candidates
+from retrieval.search.candidates import Candidates, QuestionVectors
 from retrieval.search.filters import Filters
 from retrieval.store.lexical import K1
 
@@ -84,14 +84,15 @@ class QdrantIndex:
     def candidates(
         self,
         queries: Sequence[str],
-        vectors: np.ndarray,
+        vectors: QuestionVectors,
         depth: int,
         filters: Filters | None = None,
     ) -> list[Candidates]:
         where = qdrant_filter(filters)
         terms = [query_terms(query) for query in queries]
+        encoded = vectors()  # the dense requests carry them
         requests = []
-        for vector, question_terms in zip(vectors, terms, strict=True):
+        for vector, question_terms in zip(encoded, terms, strict=True):
             requests.append(_dense(vector, depth, where))
             if question_terms:
                 requests.append(_lexical(question_terms, depth, where))
@@ -106,7 +107,7 @@ class QdrantIndex:
         # The candidates one signal missed, scored on it: (question, signal) → request.
         fills: dict[tuple[int, str], models.QueryRequest] = {}
         for at, (vector, question_terms, (dense, lexical, _)) in enumerate(
-            zip(vectors, terms, found, strict=True)
+            zip(encoded, terms, found, strict=True)
         ):
             dense_ids = {p.id for p in dense}
             lexical_ids = {p.id for p in lexical}

@@ -9,7 +9,7 @@ point id); only the store reads them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -31,13 +31,18 @@ class Candidates(NamedTuple):
     sources: dict[str, Source]  # the documents of `passages`
 
 
+# The questions' vectors, on demand: a store asks for them once it has done the work that
+# needs only the words, so that the encoder can run meanwhile (retrieval/search/searcher.py).
+QuestionVectors = Callable[[], np.ndarray]
+
+
 class SearchIndex(Protocol):
     def __len__(self) -> int: ...
 
     def candidates(
         self,
         queries: Sequence[str],
-        vectors: np.ndarray,
+        vectors: QuestionVectors,
         depth: int,
         filters: Filters | None,
     ) -> list[Candidates]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.records import Passage, Source
-from retrieval.search.candidates import Candidates
+from retrieval.search.candidates import Candidates, QuestionVectors
 from retrieval.search.filters import Filters
 from retrieval.store.ann import search_graph, worth_graph
 from retrieval.store.lexical import LexicalIndex
@@ -176,29 +176,37 @@ class PassageIndex:
     def candidates(
         self,
         queries: Sequence[str],
-        vectors: np.ndarray,
+        vectors: QuestionVectors,
         depth: int,
         filters: Filters | None = None,
     ) -> list[Candidates]:
         """Per question, the `depth` best rows by cosine and by BM25 (retrieval/search/
-        candidates.py), keyed by row; every candidate gets the other signal's score too."""
+        candidates.py), keyed by row; every candidate gets the other signal's score too.
+
+        The first question's BM25 runs before the vectors are asked for, while the
+        encoder may still be running.
+        """
         allowed = None
         if filters:
             admitted = [doc for doc, source in self.sources.items() if filters.admits(source)]
             if not admitted:
                 return [Candidates({}, {}, {}, {}) for _ in queries]
             allowed = self.selection(admitted)
-        found_dense = self.search(vectors, depth, allowed)
+        encoded: np.ndarray | None = None
+        found_dense: list[list[tuple[int, float]]] = []
         results = []
-        for query, vector, found in zip(queries, vectors, found_dense, strict=True):
+        for at, query in enumerate(queries):
             lexical_scores = self.lexical.scores(query)
             if allowed is not None:
                 lexical_scores = np.where(allowed, lexical_scores, np.float32(0))
-            dense = dict(found)  # row → cosine
             lexical_top = self.lexical.top(lexical_scores, depth)
+            if encoded is None:
+                encoded = vectors()
+                found_dense = self.search(encoded, depth, allowed)
+            dense = dict(found_dense[at])  # row → cosine
             missing = [row for row, _ in lexical_top if row not in dense]
             if missing:
-                scores = self.vectors_at(missing) @ vector
+                scores = self.vectors_at(missing) @ encoded[at]
                 dense.update(zip(missing, scores.tolist(), strict=True))
             lexical = {row: float(lexical_scores[row]) for row in dense}
             passages = dict(zip(dense, self.passages_at(list(dense)), strict=True))
