@@ -95,6 +95,31 @@ def test_bm25_statistics_count_only_live_rows_across_segments() -> None:
     assert np.allclose(scores[[0, 2, 3]], fresh)
 
 
+@pytest.mark.parametrize("dead_share", [0.03, 0.6])
+def test_bm25_over_a_segment_with_few_or_many_dead_rows_equals_a_fresh_build(
+    dead_share: float,
+) -> None:
+    """A term's live rows are counted by looking up the few dead rows among its postings,
+    or by reading the live mask when many are dead; both give a fresh build's scores."""
+    rng = np.random.default_rng(7)
+    words = ["ferry", "pier", "harbour", "tram", "budget", "council"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 12)))) for _ in range(200)]
+    live = rng.random(len(texts)) >= dead_share
+    split = LexicalIndex([TermCounts.build(texts)], [0], live)
+    fresh = LexicalIndex.build([text for text, alive in zip(texts, live, strict=True) if alive])
+    for question in ("ferry", "tram budget", "council harbour pier"):
+        scores = split.scores(question)
+        assert not scores[~live].any()
+        assert np.allclose(scores[live], fresh.scores(question))
+
+
+def test_bm25_top_keeps_equal_scores_in_row_order() -> None:
+    scores = np.array([0.2, 0.5, 0.0, 0.5, 0.2, 0.2, 0.9], dtype=np.float32)
+    assert [row for row, _ in LexicalIndex.top(scores, 4)] == [6, 1, 3, 0]
+    assert [row for row, _ in LexicalIndex.top(scores, 10)] == [6, 1, 3, 0, 4, 5]
+    assert LexicalIndex.top(np.zeros(3, dtype=np.float32), 5) == []
+
+
 # --- fusion -------------------------------------------------------------------------------
 
 
