@@ -10,6 +10,8 @@ Each size runs in two fresh processes, so each peak RSS is its own:
   three times: the store's own work. The real model adds its time per passage encoded.
 - `serve`: the default encoder (int8 e5) answering questions one at a time through
   `Searcher.search` (encode + dense + BM25 + fusion + best sentence) over that index.
+`--child index|edit|serve --folder DIR` runs one step alone and keeps DIR, so that
+versions of the code can take turns on one big index (`edit`: the three edits again).
 """
 
 from __future__ import annotations
@@ -81,21 +83,30 @@ def run_index(corpus: Path, root: Path, passages: int) -> dict:
     from retrieval.passages.cutting import PassageSettings
     from retrieval.store.indexer import index_corpus
 
-    encoder, settings = HashingEncoder(), PassageSettings()
     write_corpus(corpus, passages)
-    full = index_corpus(corpus, root, encoder, settings)
+    full = index_corpus(corpus, root, HashingEncoder(), PassageSettings())
+    return {
+        "passages": full.passages_total,
+        "full_s": full.seconds,
+        **run_edits(corpus, root),
+        "index_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_edits(corpus: Path, root: Path) -> dict:
+    """One file edited and reindexed, three times: the median time."""
+    from retrieval.passages.cutting import PassageSettings
+    from retrieval.store.indexer import index_corpus
+
     rng = np.random.default_rng(2)
     edits = []
     for n in range(3):
         target = corpus / "batch-000" / f"note-{n * 7:06d}.txt"
         target.write_text(target.read_text(encoding="utf-8") + "\n\n" + paragraph(rng))
-        edits.append(index_corpus(corpus, root, encoder, settings))
+        edits.append(index_corpus(corpus, root, HashingEncoder(), PassageSettings()))
     return {
-        "passages": full.passages_total,
-        "full_s": full.seconds,
         "edit_s": float(np.median([r.seconds for r in edits])),
         "edit_encoded": edits[0].passages_encoded,
-        "index_rss_mb": peak_rss_mb(),
     }
 
 
@@ -135,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--child", choices=["index", "serve"])
+    parser.add_argument("--child", choices=["index", "edit", "serve"])
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -143,6 +154,8 @@ def main() -> None:
         corpus.mkdir(exist_ok=True)
         if args.child == "index":
             result = run_index(corpus, root, args.sizes[0])
+        elif args.child == "edit":  # again, on a folder an `index` run left
+            result = run_edits(corpus, root)
         else:
             result = run_serve(root, args.questions)
         print(json.dumps(result))

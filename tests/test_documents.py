@@ -60,11 +60,13 @@ def test_iter_corpus_files_is_recursive_sorted_and_selective(tmp_path: Path) -> 
     for name in [
         "b.txt", "a/z.MD", "a/y.html", "c.PDF", "d.docx", "notes.csv", "e.txt.meta.json",
         "e.meta.json", ".hidden.txt", ".git/config.txt", "~$draft.docx", "a/.cache/x.md",
+        "a-b.txt", "txt", "notes.", "f.tar.gz",
     ]:  # fmt: skip
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     found = [path.relative_to(tmp_path).as_posix() for path in iter_corpus_files(tmp_path)]
-    assert found == ["a/y.html", "a/z.MD", "b.txt", "c.PDF", "d.docx"]
+    # Sorted part by part, as paths sort: folder a/ before the file a-b.txt.
+    assert found == ["a/y.html", "a/z.MD", "a-b.txt", "b.txt", "c.PDF", "d.docx"]
 
 
 def test_iter_corpus_files_survives_a_symlink_loop(tmp_path: Path) -> None:

@@ -61,14 +61,14 @@ def iter_corpus_files(root: Path) -> Iterator[Path]:
     def skip_folder(error: OSError) -> None:
         logger.warning("skipping unreadable folder %s: %s", error.filename, error.strerror)
 
-    found: list[Path] = []
+    found: list[str] = []
     for folder, subfolders, files in os.walk(root, onerror=skip_folder):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in files:
-            path = Path(folder, name)
-            if _is_corpus_file(name):  # pipes and broken links too: reading reports them
-                found.append(path)
-    yield from sorted(found)
+        # Pipes and broken links too: reading reports them.
+        found.extend(os.path.join(folder, name) for name in files if _is_corpus_file(name))
+    # Sorted as paths sort (by part), on strings: Path objects cost seconds at 100,000 files.
+    found.sort(key=lambda path: path.split(os.sep))
+    yield from map(Path, found)
 
 
 def load_document(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
@@ -112,7 +112,13 @@ def document_from_text(doc_id: str, title: str, text: str, path: str = "") -> Do
 
 def _is_corpus_file(name: str) -> bool:
     """Not hidden, not an Office lock file (~$name.docx), and of a supported type."""
-    return not name.startswith((".", "~$")) and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
+    return not name.startswith((".", "~$")) and _suffix(name) in SUPPORTED_SUFFIXES
+
+
+def _suffix(name: str) -> str:
+    """`Path(name).suffix.lower()`, without making a Path."""
+    stem, _, suffix = name.rpartition(".")
+    return f".{suffix.lower()}" if stem and suffix else ""
 
 
 def sidecar_path(path: Path, names: Container[str] | None = None) -> Path | None:

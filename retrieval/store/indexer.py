@@ -226,13 +226,16 @@ def plan_files(
                 log.warning("kept the previous version of %s: %s", doc_id, exc)
                 entries[doc_id] = old
             continue
-        if old and (document is None or document.content_hash == old.content_hash):
+        if old and document is None:  # trusted: the stamp is the entry's own
+            entries[doc_id] = old
+            report.unchanged.append(doc_id)
+        elif old and document.content_hash == old.content_hash:
             entries[doc_id] = replace(
                 old,
                 size=stamp.size,
                 mtime_ns=stamp.mtime_ns,
                 meta_mtime_ns=stamp.meta_mtime_ns,
-                verified_ns=old.verified_ns if document is None else started_ns,
+                verified_ns=started_ns,
             )
             report.unchanged.append(doc_id)
         else:
