@@ -284,7 +284,7 @@ def encode_meanwhile(encoder: Encoder, questions: Sequence[str]) -> QuestionVect
 
     The store scores BM25 meanwhile: the ONNX encoders run a question on one core and
     release the GIL, so on an idle machine BM25 adds nothing to a question's time until it
-    outlasts the encoding (about 3 ms of 26 at 100,000 passages, 44 ms at a million).
+    outlasts the encoding (about 3 ms at 100,000 passages, 30 ms at a million).
     """
     encoded: Future[np.ndarray] = Future()
 
